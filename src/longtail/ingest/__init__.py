@@ -1,0 +1,1 @@
+"""Loading files that follow the data contract: read, map, validate, reject, store."""

@@ -1,0 +1,189 @@
+"""Workspace layout and settings.
+
+Precedence, highest first: explicit arguments, `LONGTAIL_*` environment variables, `longtail.toml`
+in the workspace, built-in defaults. Relative paths in database URLs are relative to the workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from longtail.errors import ConfigError, UsageError
+
+CONFIG_FILE = "longtail.toml"
+STATE_DIR = ".longtail"
+DEFAULT_DATABASE_URL = f"sqlite:///{STATE_DIR}/state.db"
+DEFAULT_WAREHOUSE_URL = f"duckdb:///{STATE_DIR}/warehouse.duckdb"
+
+
+class Settings(BaseSettings):
+    """Settings of one workspace."""
+
+    model_config = SettingsConfigDict(env_prefix="LONGTAIL_", extra="forbid")
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="Operational database (SQLAlchemy URL).")
+    warehouse_url: str = Field(DEFAULT_WAREHOUSE_URL, description="Analytic warehouse (Ibis URL).")
+    timezone: str = Field("UTC", description="Time zone for timestamps written without an offset.")
+    mapping: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per kind, contract column = source column, e.g. [mapping.accounts] account_id = 'Record ID'.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+class Workspace:
+    """A folder holding `longtail.toml`, `motion/` definitions and `.longtail/` state."""
+
+    def __init__(self, root: Path, settings: Settings) -> None:
+        self.root = root
+        self.settings = settings
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.state_dir / "rejects"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.state_dir / "landing"
+
+    @property
+    def database_url(self) -> str:
+        return _absolute_url(self.settings.database_url, self.root)
+
+    @property
+    def warehouse_url(self) -> str:
+        return _absolute_url(self.settings.warehouse_url, self.root)
+
+
+def _absolute_url(url: str, root: Path) -> str:
+    """Make `scheme:///relative/path` URLs (SQLite, DuckDB) relative to the workspace root."""
+    for scheme in ("sqlite:///", "duckdb:///"):
+        if url.startswith(scheme) and not url.startswith(scheme + "/") and url != scheme + ":memory:":
+            path = root / url[len(scheme):]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return scheme + str(path.resolve())
+    return url
+
+
+def resolve_root(workspace: Path | None) -> Path:
+    if workspace is not None:
+        return workspace
+    return Path(os.environ.get("LONGTAIL_WORKSPACE") or ".")
+
+
+def open_workspace(workspace: Path | None = None, **overrides: Any) -> Workspace:
+    """Open an existing workspace (it must contain `longtail.toml`)."""
+    root = resolve_root(workspace).resolve()
+    config = root / CONFIG_FILE
+    if not config.is_file():
+        raise UsageError(f"{root} is not a longtail workspace (no {CONFIG_FILE}); run `longtail init {root}` first")
+    try:
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config}: invalid TOML ({exc})") from exc
+    try:
+        settings = _settings_from(data, config, overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{config}: {where}: {first['msg']}") from exc
+    return Workspace(root, settings)
+
+
+def _settings_from(data: dict[str, Any], config: Path, overrides: dict[str, Any]) -> Settings:
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config))
+
+    del data  # parsed above only to give a clear error for broken TOML
+    return _FromFile(**overrides)
+
+
+CONFIG_TEMPLATE = """\
+# longtail workspace settings. Any value can be overridden by an environment variable named
+# LONGTAIL_<NAME> (e.g. LONGTAIL_DATABASE_URL). Never put passwords here: use the environment.
+
+# Operational state (CTAs, journeys, loaded entities): SQLite by default, PostgreSQL in production,
+# e.g. postgresql+psycopg://user@host/longtail (password from LONGTAIL_DATABASE_URL).
+database_url = "{database_url}"
+
+# Analytic warehouse (events and anything large), through Ibis: DuckDB by default.
+warehouse_url = "{warehouse_url}"
+
+# Time zone for timestamps that carry no offset.
+timezone = "{timezone}"
+
+# Column mapping per kind: contract column = "column in your file".
+# [mapping.accounts]
+# account_id = "Record ID"
+# name = "Company name"
+"""
+
+GITIGNORE = ".longtail/\n*.eml\n"
+
+
+def init_workspace(root: Path, *, timezone: str = "UTC") -> Workspace:
+    """Create a workspace in `root` (which may exist); never overwrites an existing config."""
+    root = root.resolve()
+    config = root / CONFIG_FILE
+    if config.exists():
+        raise UsageError(f"{config} already exists; this folder is already a workspace")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(f"unknown time zone {timezone!r}") from exc
+    (root / "motion").mkdir(parents=True, exist_ok=True)
+    (root / STATE_DIR).mkdir(exist_ok=True)
+    config.write_text(
+        CONFIG_TEMPLATE.format(
+            database_url=DEFAULT_DATABASE_URL, warehouse_url=DEFAULT_WAREHOUSE_URL, timezone=timezone
+        ),
+        encoding="utf-8",
+    )
+    gitignore = root / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text(GITIGNORE, encoding="utf-8")
+    return open_workspace(root)

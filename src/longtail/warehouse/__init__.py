@@ -1,0 +1,1 @@
+"""Analytic warehouse through Ibis (DuckDB by default)."""

@@ -137,7 +137,11 @@ def _open_csv(path: Path) -> Source:
 
 
 def _strip_bad_utf8(block: Block) -> tuple[bytes, list[Problem]]:
-    """Remove records with invalid UTF-8 from a block, reporting each by line."""
+    """Blank out records with invalid UTF-8, reporting each by line.
+
+    The record's bytes are removed but its line end stays, so every later row keeps its line number;
+    the parser skips the blank line.
+    """
     data = block.data
     problems: list[Problem] = []
     while True:
@@ -147,15 +151,13 @@ def _strip_bad_utf8(block: Block) -> tuple[bytes, list[Problem]]:
         except UnicodeDecodeError as exc:
             start = data.rfind(b"\n", 0, exc.start) + 1
             end = data.find(b"\n", exc.start)
-            end = len(data) if end < 0 else end + 1
-            # Which line: the block's first line plus the newlines before the bad record.
-            line = block.first_line + data.count(b"\n", 0, start) + len(problems)
+            end = len(data) if end < 0 else end
+            line = block.first_line + data.count(b"\n", 0, start)
             problems.append(Problem(line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})"))
             data = data[:start] + data[end:]
 
 
-def _parse_csv_block(block: Block, columns: list[str]) -> Chunk:
-    data, utf8_problems = _strip_bad_utf8(block)
+def _read_csv_block(data: bytes, columns: list[str], threads: bool) -> tuple[pa.Table, list[tuple[int, str]]]:
     invalid: list[tuple[int, str]] = []
 
     def on_invalid(row: Any) -> str:
@@ -164,7 +166,9 @@ def _parse_csv_block(block: Block, columns: list[str]) -> Chunk:
 
     table = pacsv.read_csv(
         pa.py_buffer(data),
-        read_options=pacsv.ReadOptions(column_names=columns, block_size=max(len(data) + 1, 1 << 20)),
+        read_options=pacsv.ReadOptions(
+            column_names=columns, block_size=max(len(data) + 1, 1 << 20), use_threads=threads
+        ),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid,
                                          ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
@@ -173,9 +177,37 @@ def _parse_csv_block(block: Block, columns: list[str]) -> Chunk:
             quoted_strings_can_be_null=False,
             null_values=[""],
         ),
-    ) if data else pa.table({c: pa.array([], pa.string()) for c in columns})
-    lines, problems = _csv_lines(block, table, invalid)
+    )
+    return table, invalid
+
+
+def _parse_csv_block(block: Block, columns: list[str]) -> Chunk:
+    data, utf8_problems = _strip_bad_utf8(block)
+    if not data:
+        empty = pa.table({c: pa.array([], pa.string()) for c in columns})
+        return Chunk(empty, np.zeros(0, dtype=np.int64), block.problems + utf8_problems)
+    table, invalid = _read_csv_block(data, columns, threads=True)
+    if any(number < 0 for number, _ in invalid):
+        # The threaded parser does not number bad rows; parse this block again serially to
+        # learn their exact lines (only blocks with malformed rows pay for this).
+        table, invalid = _read_csv_block(data, columns, threads=False)
+    stripped = Block(data, block.first_line)
+    lines, problems = _csv_lines(stripped, table, invalid)
+    table, lines = _drop_blank_rows(table, lines)
     return Chunk(table, lines, block.problems + utf8_problems + problems)
+
+
+def _drop_blank_rows(table: pa.Table, lines: npt.NDArray[np.int64]) -> tuple[pa.Table, npt.NDArray[np.int64]]:
+    """Rows with no value at all (blank lines, or only separators) carry no data: skip them."""
+    if table.num_rows == 0 or table.num_columns == 0:
+        return table, lines
+    blank = pc.is_null(table.column(0))
+    for col in table.columns[1:]:
+        blank = pc.and_(blank, pc.is_null(col))
+    if not pc.any(blank).as_py():
+        return table, lines
+    keep = pc.invert(blank)
+    return table.filter(keep), lines[np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)]
 
 
 def _csv_lines(block: Block, table: pa.Table, invalid: list[tuple[int, str]]

@@ -199,16 +199,21 @@ def _zones() -> pa.Array:
     return pa.array(sorted(available_timezones()), pa.string())
 
 
+def _not_in(text: pa.Array, allowed: pa.Array) -> Mask:
+    """Present values outside `allowed` (nulls are not this check's business)."""
+    return _mask(text.is_valid()) & ~_mask(pc.is_in(text, value_set=allowed))
+
+
 def coerce_text(arr: pa.Array, spec: FieldSpec) -> Coerced:
     text = _as_text(arr)
     if spec.type is FieldType.TIMEZONE:
-        bad = ~_mask(pc.fill_null(pc.is_in(text, value_set=_zones()), True))
+        bad = _not_in(text, _zones())
         return Coerced(text, bad, "unknown time zone (expected an IANA name such as Europe/Berlin)")
     too_long = _mask(pc.fill_null(pc.greater(pc.utf8_length(text), MAX_TEXT), False))
     if spec.choices and not spec.open_choices:
         text = pc.utf8_lower(text)
         allowed = pa.array(list(spec.choices), pa.string())
-        bad = ~_mask(pc.fill_null(pc.is_in(text, value_set=allowed), True))
+        bad = _not_in(text, allowed)
         return Coerced(text, bad | too_long, f"must be one of: {', '.join(spec.choices)}")
     if spec.choices:
         text = pc.utf8_lower(text)

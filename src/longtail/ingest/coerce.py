@@ -180,10 +180,19 @@ def _parse_json(value: Any) -> str:
 
 
 def coerce_json(arr: pa.Array) -> Coerced:
-    source = arr if pa.types.is_string(arr.type) else pa.array(arr.to_pylist(), pa.string()) \
-        if not (pa.types.is_struct(arr.type) or pa.types.is_map(arr.type)) else arr
-    text = _as_text(source) if pa.types.is_string(source.type) else source
-    values, bad = _slow(text, _parse_json, pa.string())
+    if pa.types.is_struct(arr.type) or pa.types.is_map(arr.type):
+        values, bad = _slow(arr, _parse_json, pa.string())
+        return Coerced(values, bad, "not a JSON object")
+    text = _as_text(arr)
+    # Properties repeat a lot: parse each distinct text once, then map the verdict back to rows.
+    encoded = pc.dictionary_encode(text)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    _, bad_distinct = _slow(encoded.dictionary, _parse_json, pa.string())
+    indices = np.asarray(encoded.indices.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    valid = _mask(text.is_valid())
+    bad = bad_distinct[indices] & valid if len(bad_distinct) else np.zeros(len(text), dtype=bool)
+    values = pc.if_else(pa.array(bad), pa.scalar(None, pa.string()), text)
     return Coerced(values, bad, "not a JSON object")
 
 

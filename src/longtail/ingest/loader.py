@@ -146,6 +146,7 @@ class Loader:
         finally:
             self.rejects.close()
         if self.kind.name == "events":
+            pa.default_memory_pool().release_unused()  # hand Arrow's buffers back before DuckDB runs
             compaction = self.warehouse.compact()
             self.counts = UpsertCounts(compaction.inserted, 0, compaction.duplicates)
         else:

@@ -7,7 +7,7 @@ import gzip
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from longtail.settings import Workspace, init_workspace
 settings.register_profile("longtail", deadline=None, max_examples=60)
 settings.load_profile("longtail")
 
-NOW = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 SAMPLE: dict[str, list[dict[str, Any]]] = {
     "team": [

@@ -78,10 +78,6 @@ class Workspace:
         return self.state_dir / "rejects"
 
     @property
-    def landing_dir(self) -> Path:
-        return self.state_dir / "landing"
-
-    @property
     def database_url(self) -> str:
         return _absolute_url(self.settings.database_url, self.root)
 

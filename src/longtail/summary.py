@@ -16,7 +16,7 @@ def workspace_summary(ws: Workspace, as_of: date | None = None) -> dict[str, Any
     engine = make_engine(ws.database_url)
     migrate(engine)
     store = EntityStore(engine)
-    events = Warehouse(ws.warehouse_url, ws.landing_dir).event_summary()
+    events = Warehouse(ws.warehouse_url, ws.state_dir).event_summary()
     subs = store.rows("subscriptions")
     last_event = events.get("last")
     day = as_of or (last_event.date() if last_event is not None else None) or _latest_start(subs)

@@ -16,7 +16,8 @@ from tests.conftest import SAMPLE, write_rows
 LONGTAIL = [sys.executable, "-m", "longtail"]
 
 
-def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run([*LONGTAIL, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=full_env,
                           timeout=300, check=False)

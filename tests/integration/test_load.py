@@ -53,7 +53,7 @@ def test_every_kind_loads_from_every_format(workspace: Workspace, sample_dir: Ca
     assert subs["a1"]["currency"] == "USD" and subs["a2"]["currency"] == "USD"
     team = {r["member_id"]: r for r in s.rows("team")}
     assert team["m2"]["tiers"] == ["pooled", "mid"]
-    assert Warehouse(workspace.warehouse_url, workspace.landing_dir).count() == 3
+    assert Warehouse(workspace.warehouse_url, workspace.state_dir).count() == 3
 
 
 def test_custom_attributes_are_typed(workspace: Workspace, sample_dir: Callable[[str], Path]) -> None:
@@ -79,7 +79,7 @@ def test_reload_is_idempotent_and_detects_changes(workspace: Workspace, sample_d
     changed.append({**changed[1], "account_id": "a4"})
     result = load_files(workspace, "accounts", [write_rows(tmp_path / "accounts2.csv", changed)], now=NOW)
     assert (result.loaded, result.updated, result.unchanged) == (1, 1, 2)
-    assert Warehouse(workspace.warehouse_url, workspace.landing_dir).count() == 3
+    assert Warehouse(workspace.warehouse_url, workspace.state_dir).count() == 3
 
 
 def test_both_subscription_shapes_load(workspace: Workspace, sample_dir: Callable[[str], Path],
@@ -112,7 +112,8 @@ def test_foreign_column_names_are_mapped(tmp_path: Path) -> None:
     config.write_text(config.read_text() + '\n[mapping.accounts]\naccount_id = "Record ID"\nname = "Company name"\n'
                       'employees = "Number of Employees"\n')
     ws = open_workspace(ws_dir)
-    hubspot = [{"Record ID": "901", "Company name": "Hub Co", "Number of Employees": "42", "Lifecycle Stage": "customer"}]
+    hubspot = [{"Record ID": "901", "Company name": "Hub Co", "Number of Employees": "42",
+                "Lifecycle Stage": "customer"}]
     result = load_files(ws, "accounts", [write_rows(tmp_path / "hubspot.csv", hubspot)], now=NOW)
     assert (result.loaded, result.rejected) == (1, 0)
     row = store(ws).rows("accounts")[0]
@@ -273,7 +274,25 @@ def test_events_deduplicate_by_id_and_by_content(workspace: Workspace, sample_di
     assert (result.read, result.loaded, result.unchanged) == (4, 2, 2)
     again = load_files(workspace, "events", [write_rows(tmp_path / "ev.jsonl", events)], now=NOW)
     assert (again.loaded, again.unchanged) == (0, 4)
-    assert Warehouse(workspace.warehouse_url, workspace.landing_dir).landed() == []
+    more = [*events, {"account_id": "a2", "event": "export", "ts": "2025-06-03T10:00:00Z", "event_id": "x9"}]
+    third = load_files(workspace, "events", [write_rows(tmp_path / "ev3.csv", more)], now=NOW)
+    assert (third.loaded, third.unchanged) == (1, 4)
+    warehouse = Warehouse(workspace.warehouse_url, workspace.state_dir)
+    assert warehouse.landed() == [] and warehouse.count() == 3
+    with warehouse.connect() as con:
+        ids = sorted(warehouse.events(con).event_id.to_pyarrow().to_pylist())
+    assert ids[1:] == ["x1", "x9"] and ids[0].startswith("h_")
+
+
+def test_first_load_of_unique_ids_moves_the_landed_file(workspace: Workspace, sample_dir: Callable[[str], Path],
+                                                          tmp_path: Path) -> None:
+    load_files(workspace, "accounts", [sample_dir("csv") / "accounts.csv"], now=NOW)
+    events = [{"account_id": "a1", "event": "login", "ts": f"2025-06-01T10:00:{i:02d}Z", "event_id": f"u{i}"}
+              for i in range(10)]
+    result = load_files(workspace, "events", [write_rows(tmp_path / "ev.parquet", events)], now=NOW)
+    assert (result.loaded, result.unchanged) == (10, 0)
+    warehouse = Warehouse(workspace.warehouse_url, workspace.state_dir)
+    assert len(warehouse.parts()) == 1 and warehouse.count() == 10
 
 
 def test_naive_timestamps_use_the_workspace_timezone(tmp_path: Path) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, insert, select, text
+from sqlalchemy import Engine, insert, inspect, select, text
 
 from longtail.core.contract import LOAD_ORDER
 from longtail.ingest.loader import load_files
@@ -36,9 +36,8 @@ def _canonical(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
         clean = {}
         for key, value in row.items():
-            if isinstance(value, datetime):
-                value = value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
-            clean[key] = value
+            is_aware = isinstance(value, datetime) and value.tzinfo is not None
+            clean[key] = value.astimezone(UTC).replace(tzinfo=None) if is_aware else value
         out.append(clean)
     return out
 

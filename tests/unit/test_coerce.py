@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pyarrow as pa
 from hypothesis import given
@@ -17,7 +17,7 @@ COUNT = FieldSpec("n", FieldType.INTEGER, "n", minimum=0)
 
 
 @given(st.lists(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1),
-                             timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=5, minutes=30))])),
+                             timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])),
                 min_size=1, max_size=20), st.booleans())
 def test_timestamps_round_trip_with_and_without_a_bad_value(values: list[datetime], poison: bool) -> None:
     texts: list[str | None] = [v.isoformat() for v in values]
@@ -26,7 +26,7 @@ def test_timestamps_round_trip_with_and_without_a_bad_value(values: list[datetim
     result = coerce(pa.array(texts, pa.string()), TS, "UTC")
     parsed = result.values.to_pylist()
     for original, got in zip(values, parsed, strict=False):
-        assert got == original.astimezone(timezone.utc).replace(microsecond=original.microsecond)
+        assert got == original.astimezone(UTC).replace(microsecond=original.microsecond)
     assert list(result.bad) == [False] * len(values) + ([True] if poison else [])
 
 

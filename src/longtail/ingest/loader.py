@@ -132,7 +132,7 @@ class Loader:
         self.rejects = RejectsWriter(rejects_path)
         self.result = LoadResult(self.kind.name)
         self.counts = UpsertCounts()
-        self.warehouse = Warehouse(ws.warehouse_url, ws.landing_dir)
+        self.warehouse = Warehouse(ws.warehouse_url, ws.state_dir)
         self.attr_types: dict[str, str] = {}
 
     def load(self, paths: Sequence[Path], progress: Progress | None = None) -> LoadResult:

@@ -1,12 +1,13 @@
-"""Events in the warehouse: land as Parquet files, then compact into the events table.
+"""Events in the warehouse: land as Parquet files, then compact them into the event store.
 
 DuckDB allows one writing process. Producers (the loader, later the tracking API) only ever write
-new Parquet files into the landing folder, which needs no lock; a batch run compacts them into the
-warehouse table. So a web server ingesting events and a batch run never fight over one file.
+new Parquet files into the landing folder, which needs no lock; compaction moves them into the event
+store, de-duplicated. So a web server ingesting events and a batch run never fight over one file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,7 +26,6 @@ from longtail.core.contract import EVENTS
 from longtail.ingest.validate import LINE, arrow_schema
 
 EVENT_COLUMNS = ("event_id", "account_id", "contact_id", "event", "ts", "value", "properties")
-TABLE = "events"
 
 
 def events_schema() -> pa.Schema:
@@ -86,16 +86,24 @@ def _with_ids(staged: ir.Table) -> ir.Table:
 
 
 class Warehouse:
-    def __init__(self, url: str, landing: Path, memory_limit: str = "1GB") -> None:
+    """Events as immutable Parquet parts under `<state>/events/`, read through Ibis.
+
+    Parquet parts (rather than rows inside the DuckDB file) keep the event store readable by any
+    engine (DuckDB, Spark, Polars) and by many readers at once; compaction is the only writer and
+    holds a lock file while it runs.
+    """
+
+    def __init__(self, url: str, state_dir: Path, memory_limit: str = "1GB") -> None:
         self.url = url
-        self.landing = landing / "events"
+        self.landing = state_dir / "landing" / "events"
+        self.store = state_dir / "events"
         self.memory_limit = memory_limit
 
     @contextmanager
     def connect(self) -> Iterator[ibis.BaseBackend]:
         con = ibis.connect(self.url)
         if con.name == "duckdb":
-            # Spill to disk rather than grow: compaction of 10M events otherwise peaks near 2.5 GiB.
+            # Spill to disk rather than grow: de-duplicating 10M events otherwise peaks near 2.5 GiB.
             con.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
             con.raw_sql("SET preserve_insertion_order = false")
         try:
@@ -111,43 +119,80 @@ class Warehouse:
             return []
         return sorted(self.landing.glob("events-*.parquet"))
 
+    def parts(self) -> list[Path]:
+        if not self.store.is_dir():
+            return []
+        return sorted(self.store.glob("part-*.parquet"))
+
+    def events(self, con: ibis.BaseBackend) -> ir.Table:
+        """The events table as an Ibis expression on `con` (empty when nothing is loaded)."""
+        parts = self.parts()
+        if not parts:
+            return ibis.memtable(events_schema().empty_table())
+        return con.read_parquet([str(p) for p in parts])
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.store.mkdir(parents=True, exist_ok=True)
+        with (self.store / ".compaction.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def compact(self) -> Compaction:
-        """Move every landed file into the events table, skipping events already there."""
-        files = self.landed()
-        if not files:
-            return Compaction(0, 0, 0)
-        with self.connect() as con:
-            if TABLE not in con.list_tables():
-                con.create_table(TABLE, schema=ibis.Schema.from_pyarrow(events_schema()))
-            target = con.table(TABLE)
-            before = int(target.count().execute())
-            staged = _with_ids(con.read_parquet([str(f) for f in files]))
-            stats = staged.aggregate(rows=_.count(), ids=_.event_id.nunique()).to_pyarrow().to_pylist()[0]
-            rows = int(stats["rows"])
-            if stats["ids"] != rows:
-                # Repeated ids within the landed files: keep the first of each (rare, so only
-                # then pay for the window).
-                ranked = staged.mutate(_rank=ibis.row_number().over(group_by=_.event_id, order_by=_.ts))
-                staged = ranked.filter(_._rank == 0).drop("_rank")
-            fresh = staged.anti_join(target, "event_id").select(*EVENT_COLUMNS)
-            con.insert(TABLE, fresh)
-            after = int(con.table(TABLE).count().execute())
-        for f in files:
-            f.unlink()
-        return Compaction(len(files), rows, after - before)
+        """Move every landed file into the event store, skipping events already there."""
+        with self._locked():
+            files = self.landed()
+            if not files:
+                return Compaction(0, 0, 0)
+            with self.connect() as con:
+                inserted, rows = self._merge(con, files)
+            for f in files:
+                f.unlink(missing_ok=True)
+        return Compaction(len(files), rows, inserted)
+
+    def _merge(self, con: ibis.BaseBackend, files: list[Path]) -> tuple[int, int]:
+        staged = con.read_parquet([str(f) for f in files])
+        stats = staged.aggregate(
+            rows=_.count(), ids=_.event_id.nunique(), missing=_.event_id.isnull().sum()
+        ).to_pyarrow().to_pylist()[0]
+        rows = int(stats["rows"])
+        existing = self.parts()
+        if not existing and not stats["missing"] and stats["ids"] == rows:
+            # First load of unique, identified events: the landed files already are the parts.
+            for f in files:
+                os.replace(f, self.store / f"part-{uuid.uuid4().hex}.parquet")
+            return rows, rows
+        staged = _with_ids(staged)
+        if stats["missing"] or stats["ids"] != rows:
+            # Repeated ids (or content hashes) within the landed files: keep the first of each.
+            ranked = staged.mutate(_rank=ibis.row_number().over(group_by=_.event_id, order_by=_.ts))
+            staged = ranked.filter(_._rank == 0).drop("_rank")
+        if existing:
+            known = con.read_parquet([str(p) for p in existing]).select("event_id")
+            staged = staged.anti_join(known, "event_id")
+        return self._write_part(con, staged.select(*EVENT_COLUMNS)), rows
+
+    def _write_part(self, con: ibis.BaseBackend, fresh: ir.Table) -> int:
+        partial = self.store / f".part-{uuid.uuid4().hex}.partial"
+        con.to_parquet(fresh, str(partial))
+        written = int(pq.ParquetFile(partial).metadata.num_rows)
+        if written == 0:
+            partial.unlink()
+            return 0
+        os.replace(partial, self.store / f"part-{uuid.uuid4().hex}.parquet")
+        return written
 
     def count(self) -> int:
-        with self.connect() as con:
-            if TABLE not in con.list_tables():
-                return 0
-            return int(con.table(TABLE).count().execute())
+        return sum(int(pq.ParquetFile(p).metadata.num_rows) for p in self.parts())
 
     def event_summary(self) -> dict[str, Any]:
+        if not self.parts():
+            return {"events": 0}
         with self.connect() as con:
-            if TABLE not in con.list_tables():
-                return {"events": 0}
-            t = con.table(TABLE)
-            agg = t.aggregate(
+            agg = self.events(con).aggregate(
                 events=_.count(), accounts=_.account_id.nunique(), kinds=_.event.nunique(),
                 first=_.ts.min(), last=_.ts.max(),
             ).to_pyarrow().to_pylist()[0]

@@ -3,7 +3,8 @@
 # Installs the Debian packages when missing, starts the server, runs "$@", stops it, cleans up.
 set -euo pipefail
 
-PGPORT=${LONGTAIL_TEST_PGPORT:-55432}
+# A free port unless one is given: other jobs on a shared machine may hold the usual ones.
+PGPORT=${LONGTAIL_TEST_PGPORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
@@ -30,9 +31,13 @@ stop() {
 trap stop EXIT
 
 "${AS_PG[@]}" "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 \
+if ! "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 \
   -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDATA_DIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-  start >/dev/null
+  start >/dev/null; then
+  echo "with-services: PostgreSQL did not start on 127.0.0.1:$PGPORT; its log:" >&2
+  cat "$PGDATA_DIR/server.log" >&2
+  exit 1
+fi
 "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U postgres -v ON_ERROR_STOP=1 -qc "create database longtail_test" >/dev/null
 
 export LONGTAIL_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$PGPORT/longtail_test"

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from longtail import __version__
+from longtail.cli.sim import sim
 from longtail.core.contract import KINDS, LOAD_ORDER, contract_schema, json_schema
 from longtail.errors import LongtailError, UsageError
 from longtail.ingest.formats import detect_format
@@ -246,16 +247,7 @@ def contract(
     out.print(f"Wrote {len(KINDS)} schemas to {out_dir}")
 
 
-def _register_optional_commands() -> None:
-    try:
-        from longtail.cli.sim import sim
-    except ImportError as exc:  # the simulator package is optional while it is being built
-        logging.getLogger(__name__).debug("sim command unavailable: %s", exc)
-        return
-    app.command("sim", help="Generate a simulated SaaS customer base (data files and ground truth).")(sim)
-
-
-_register_optional_commands()
+app.command("sim", help="Generate a simulated SaaS customer base (data files and ground truth).")(sim)
 
 
 def run() -> None:

@@ -78,6 +78,11 @@ class Workspace:
         return self.state_dir / "rejects"
 
     @property
+    def tables_dir(self) -> Path:
+        """Parquet snapshots of the loaded entities, for the warehouse."""
+        return self.state_dir / "tables"
+
+    @property
     def database_url(self) -> str:
         return _absolute_url(self.settings.database_url, self.root)
 

@@ -56,6 +56,27 @@ def test_every_kind_loads_from_every_format(workspace: Workspace, sample_dir: Ca
     assert Warehouse(workspace.warehouse_url, workspace.state_dir).count() == 3
 
 
+def test_entities_are_snapshotted_for_the_warehouse(workspace: Workspace,
+                                                    sample_dir: Callable[[str], Path]) -> None:
+    import ibis
+
+    from longtail.warehouse.entities import entity_table
+
+    load_all(workspace, sample_dir("csv"), "csv")
+    con = ibis.duckdb.connect()
+    for kind in LOAD_ORDER:
+        if kind == "events":
+            continue
+        table = entity_table(con, workspace.tables_dir, kind).to_pyarrow()
+        assert table.num_rows == len(SAMPLE[kind]), kind
+    subs = entity_table(con, workspace.tables_dir, "subscriptions").to_pyarrow().to_pylist()
+    assert sorted(s["arr"] for s in subs) == [6000.0, 12000.0]
+    rows = entity_table(con, workspace.tables_dir, "accounts").to_pyarrow().to_pylist()
+    accounts = {a["account_id"]: a for a in rows}
+    assert json.loads(accounts["a1"]["attributes"]) == {"nps_goal": 40, "segment": "smb"}
+    assert entity_table(con, workspace.tables_dir / "nothing", "tickets").to_pyarrow().num_rows == 0
+
+
 def test_custom_attributes_are_typed(workspace: Workspace, sample_dir: Callable[[str], Path]) -> None:
     load_all(workspace, sample_dir("csv"), "csv")
     s = store(workspace)

@@ -22,6 +22,7 @@ from longtail.ingest.validate import ATTRIBUTES, LINE, Reject, validate_chunk, v
 from longtail.settings import Workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.entities import EntityStore, UpsertCounts
+from longtail.warehouse.entities import write_snapshot
 from longtail.warehouse.events import LandingFile, Warehouse
 
 Progress = Callable[[Path, float, int], None]
@@ -151,6 +152,7 @@ class Loader:
             self.counts = UpsertCounts(compaction.inserted, 0, compaction.duplicates)
         else:
             self.store.register_attributes(self.kind.name, self.attr_types)
+            write_snapshot(self.store, self.kind.name, self.ws.tables_dir)
         self.result.loaded = self.counts.inserted
         self.result.updated = self.counts.updated
         self.result.unchanged = self.counts.unchanged

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -109,6 +109,17 @@ class EntityStore:
         order = [c for c in table.primary_key.columns]
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(table).order_by(*order))]
+
+    def iter_rows(self, kind: str, size: int) -> Iterator[list[dict[str, Any]]]:
+        """Every row of a kind in key order, `size` rows at a time (streamed from the database)."""
+        table = tables.ENTITY_TABLES[kind]
+        order = list(table.primary_key.columns)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=size).execute(
+                select(table).order_by(*order)
+            )
+            for part in result.mappings().partitions(size):
+                yield [dict(r) for r in part]
 
     def register_attributes(self, kind: str, types: dict[str, str]) -> None:
         """Remember the type of each custom attribute, widening when values disagree."""

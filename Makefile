@@ -14,6 +14,9 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	# fightchurn's chapter-2 SQL listings are the reference for our retention metrics; it pins
+	# SQLAlchemy 1.4, so it goes beside the venv's packages (no deps), only for the parity test.
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --target $(VENV)/fightchurn fightchurn==1.2.0
 	@touch $(STAMP)
 
 lint: install

@@ -26,7 +26,7 @@ def run(*args: str | Path, cwd: Path | None = None,
 def test_help_and_version() -> None:
     helped = run("--help")
     assert helped.returncode == 0
-    for command in ("init", "load", "load-dir", "status", "contract", "sim"):
+    for command in ("init", "load", "load-dir", "status", "contract", "sim", "metrics"):
         assert command in helped.stdout
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("longtail ")
@@ -107,6 +107,20 @@ def test_load_dir_and_status(tmp_path: Path, sample_dir: Callable[[str], Path]) 
     assert status.returncode == 0, status.stderr
     rows = dict(json.loads(status.stdout)["rows"])
     assert rows["accounts"] == "3" and rows["events"] == "3" and rows["team members"] == "2"
+
+
+def test_metrics_on_a_loaded_workspace(tmp_path: Path, sample_dir: Callable[[str], Path]) -> None:
+    ws = tmp_path / "ws"
+    run("init", ws)
+    assert run("load-dir", sample_dir("csv"), "--workspace", ws).returncode == 0
+    result = run("metrics", "--from", "2025-03-01", "--to", "2026-03-01", "--workspace", ws, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    # a1 (1000 MRR, term ends 2026-01-10) churns; a2 (500 MRR, open-ended) stays
+    assert (body["n_start"], body["n_churned"]) == (2, 1)
+    assert body["start_mrr"] == 1500 and body["nrr"] == 500 / 1500
+    bad = run("metrics", "--from", "2025-03-01", "--to", "2025-01-01", "--workspace", ws)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
 def test_contract_export_is_json_schema(tmp_path: Path) -> None:

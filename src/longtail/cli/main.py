@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from longtail import __version__
+from longtail.cli.metrics import metrics
 from longtail.cli.sim import sim
 from longtail.core.contract import KINDS, LOAD_ORDER, contract_schema, json_schema
 from longtail.errors import LongtailError, UsageError
@@ -247,6 +248,9 @@ def contract(
     out.print(f"Wrote {len(KINDS)} schemas to {out_dir}")
 
 
+app.command("metrics", help="Logo churn, NRR, GRR, expansion, contraction and churned MRR over [--from, --to).")(
+    metrics
+)
 app.command("sim", help="Generate a simulated SaaS customer base (data files and ground truth).")(sim)
 
 

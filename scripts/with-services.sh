@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run a command with the services the tests need: a throwaway PostgreSQL on 127.0.0.1.
+# Run a command with the services the tests need: a throwaway PostgreSQL on 127.0.0.1, and a Java
+# runtime for PySpark in local mode.
 # Installs the Debian packages when missing, starts the server, runs "$@", stops it, cleans up.
 set -euo pipefail
 
@@ -15,6 +16,15 @@ if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
   $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 PGBIN=$(pg_bin)
+
+# PySpark (backend parity tests) needs a Java runtime.
+if ! command -v java >/dev/null 2>&1; then
+  echo "with-services: installing a Java runtime from Debian packages (for PySpark)" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
 
 PGDATA_DIR=$(mktemp -d -t longtail-pg.XXXXXX)
 if [ "$(id -u)" -eq 0 ]; then

@@ -172,7 +172,8 @@ def _renewals(subs: ir.Table, periods: ir.Table) -> ir.Table:
     covers_after = (both.o_start < both.period_end) & (both.o_end.isnull() | (both.o_end > both.due_date))
     covers_last_day = (both.o_start < both.due_date) & (both.o_end.isnull() | (both.o_end >= both.due_date))
     per_account = both.group_by([*PERIOD_KEYS, "account_id"]).aggregate(
-        renewed=covers_after.any().cast("int8"),
+        # max over 0/1 rather than casting any(): PostgreSQL cannot cast boolean to smallint
+        renewed=ibis.ifelse(covers_after, 1, 0).cast("int8").max(),
         due_mrr=both.o_mrr.sum(where=covers_last_day).fill_null(0.0),
     )
     return per_account.select(
@@ -204,9 +205,9 @@ def _with_group(per_account: ir.Table, accounts: ir.Table | None, by: str | None
         return per_account
     if accounts is None or by not in accounts.columns or "account_id" not in accounts.columns:
         raise ValueError(f"grouping by {by!r} needs an accounts table with account_id and {by!r}")
-    groups = accounts.select(g_account=accounts.account_id.cast("string"), **{by: accounts[by]}).distinct(
-        on="g_account", keep="first"
-    )
+    # min() keeps one value per account portably (PostgreSQL has no FIRST()); keys are unique anyway
+    keyed = accounts.select(g_account=accounts.account_id.cast("string"), _value=accounts[by])
+    groups = keyed.group_by("g_account").aggregate(**{by: keyed._value.min()})
     joined = per_account.left_join(groups, per_account.account_id == groups.g_account)
     return joined.drop("g_account")
 

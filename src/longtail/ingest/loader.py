@@ -167,6 +167,8 @@ class Loader:
                 self._load_chunk(source.path, chunk, tracker, landing)
                 if progress is not None:
                     progress(source.path, source.progress(), self.result.read)
+            if progress is not None:
+                progress(source.path, 1.0, self.result.read)
         finally:
             if landing is not None:
                 landing.close()

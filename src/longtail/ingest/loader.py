@@ -100,8 +100,15 @@ class _KeyTracker:
 
 
 class _References:
+    """Checks that referenced keys (accounts, contacts) exist, for one chunk at a time.
+
+    The known keys become a Python set once per load; each chunk checks only its distinct values
+    against it. (Arrow's `is_in` would rebuild a hash table of every known key for every chunk:
+    2 s per chunk with 3M contacts.)
+    """
+
     def __init__(self, store: EntityStore, kind: KindSpec) -> None:
-        self.sets = {ref.field: (ref, pa.array(store.keys(ref.kind, ref.key), pa.string())) for ref in kind.references}
+        self.sets = {ref.field: (ref, set(store.keys(ref.kind, ref.key))) for ref in kind.references}
 
     def unknown(self, table: pa.Table) -> tuple[np.ndarray[Any, Any], list[Reject]]:
         bad = np.zeros(table.num_rows, dtype=bool)
@@ -109,8 +116,11 @@ class _References:
         lines = table.column(LINE)
         for name, (ref, known) in self.sets.items():
             values = table.column(name)
-            missing = pc.and_(values.is_valid(), pc.invert(pc.is_in(values, value_set=known)))
-            mask = np.asarray(missing.to_numpy(zero_copy_only=False), dtype=bool)
+            missing = [v for v in pc.unique(values).to_pylist() if v is not None and v not in known]
+            if not missing:
+                continue
+            mask = np.asarray(pc.is_in(values, value_set=pa.array(missing, pa.string())).to_numpy(
+                zero_copy_only=False), dtype=bool)
             for i in np.flatnonzero(mask).tolist():
                 value = values[i].as_py()
                 rejects.append(Reject(lines[i].as_py(), name, f"unknown {ref.kind[:-1]} {value!r}", str(value)))

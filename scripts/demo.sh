@@ -17,3 +17,15 @@ echo "== 2. Loading the files into the workspace"
 echo
 echo "== 3. What the workspace holds"
 "$BIN/longtail" status --workspace "$DEMO_DIR/workspace"
+echo
+echo "== 4. Retention over the simulated year, by plan family"
+"$BIN/longtail" metrics --from 2025-01-01 --to 2025-12-31 --by plan_family --workspace "$DEMO_DIR/workspace"
+echo
+echo "== 5. Health on the last day (every account scored and stored; scores in $DEMO_DIR/scores.csv)"
+"$BIN/longtail" score --as-of 2025-12-31 --format csv --workspace "$DEMO_DIR/workspace" > "$DEMO_DIR/scores.csv"
+RED=$(awk -F, '$3 == "red" { print $1; exit }' "$DEMO_DIR/scores.csv")
+if [ -n "$RED" ]; then
+  echo
+  echo "== 6. Why one red account is red, and what would turn it green"
+  "$BIN/longtail" health "$RED" --as-of 2025-12-31 --workspace "$DEMO_DIR/workspace"
+fi

@@ -26,7 +26,7 @@ def run(*args: str | Path, cwd: Path | None = None,
 def test_help_and_version() -> None:
     helped = run("--help")
     assert helped.returncode == 0
-    for command in ("init", "load", "load-dir", "status", "contract", "sim", "metrics"):
+    for command in ("init", "load", "load-dir", "status", "contract", "sim", "metrics", "features", "score", "health"):
         assert command in helped.stdout
     version = run("--version")
     assert version.returncode == 0 and version.stdout.startswith("longtail ")

@@ -15,6 +15,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from longtail import __version__
+from longtail.cli.features import features
+from longtail.cli.health import health, score
 from longtail.cli.metrics import metrics
 from longtail.cli.sim import sim
 from longtail.core.contract import KINDS, LOAD_ORDER, contract_schema, json_schema
@@ -248,6 +250,9 @@ def contract(
     out.print(f"Wrote {len(KINDS)} schemas to {out_dir}")
 
 
+app.command("features", help="Account features as of a date (CSV, JSON or a summary).")(features)
+app.command("score", help="Compute and store health for a date (or a history) and print account, score, band.")(score)
+app.command("health", help="One account's health: score, band, trend, components, reasons, path to green.")(health)
 app.command("metrics", help="Logo churn, NRR, GRR, expansion, contraction and churned MRR over [--from, --to).")(
     metrics
 )

@@ -1,0 +1,223 @@
+"""Benchmark: `feature_table` for one as-of date against a one-pass DuckDB floor, with peak memory.
+
+    .venv/bin/python benchmarks/bench_features.py                      # 1M accounts, 100M events
+    .venv/bin/python benchmarks/bench_features.py --quick              # 20k accounts, 1M events
+    .venv/bin/python benchmarks/bench_features.py --accounts 100000 --events 10000000 --tmp /tmp/lt-feat
+
+The parent process generates the data as Parquet with DuckDB (`range()` + `hash()`, cached in --tmp
+when given): accounts, 5 contacts per account (roles cycle through the contract's roles), one or two
+subscriptions, tickets, NPS/CSAT responses and events (30 event names, uniform over the 365 days before
+the as-of date, every event with a contact). Each measurement runs in its own child process, so its
+peak RSS belongs to it alone:
+
+    floor     one DuckDB SQL pass over the events: per-account counts over 28 and 90 days
+    features  longtail.core.features.feature_table (standard set) for one date, fetched to Arrow
+              (building and compiling the Ibis expression included)
+
+Both print wall seconds and CPU seconds of that step (all threads; the machines are shared, CPU time is
+the steadier figure) and the peak RSS of the child process.
+
+`ratio` = features seconds / floor seconds (the issue's target: within 2x, peak RSS under 8 GiB).
+Wall-clock figures are never asserted; the script exits 1 only when the feature table is wrong
+(row count differs from the accounts, or events_90d disagrees with the floor's 90-day count).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ACCOUNTS = 1_000_000
+DEFAULT_EVENTS = 100_000_000
+QUICK_ACCOUNTS = 20_000
+QUICK_EVENTS = 1_000_000
+AS_OF = date(2026, 6, 30)
+GEN_VERSION = 1
+RESULT = "BENCH-RESULT "
+TARGET_RATIO = 2.0
+MEMORY_BUDGET = 8 << 30
+EVENT_NAMES = [
+    "login", "project_created", "document_edited", "file_uploaded", "comment_added", "task_completed",
+    "search_performed", "dashboard_created", "automation_created", "workflow_run", "api_call", "template_used",
+    "data_exported", "integration_synced", "settings_updated", "role_assigned", "sso_configured",
+    "billing_updated", "report_created", "report_viewed", "invite_accepted", "integration_connected",
+    "user_invited", "report_shared", "onboarding_milestone", "license_usage", "page_view", "export_pdf",
+    "alert_created", "query_run",
+]
+ROLES = ["admin", "champion", "power_user", "exec_sponsor", "billing", "user"]
+
+
+def generate(folder: Path, accounts: int, events: int) -> None:
+    import duckdb
+
+    stamp = folder / "stamp.json"
+    want = {"version": GEN_VERSION, "accounts": accounts, "events": events, "as_of": AS_OF.isoformat()}
+    if stamp.is_file() and json.loads(stamp.read_text()) == want:
+        print(f"using cached data in {folder}", flush=True)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = false")
+    end = f"TIMESTAMPTZ '{AS_OF.isoformat()} 23:59:59+00'"
+    names = "[" + ", ".join(f"'{n}'" for n in EVENT_NAMES) + "]"
+    roles = "[" + ", ".join(f"'{r}'" for r in ROLES) + "]"
+    began = time.perf_counter()
+    con.execute(f"""COPY (
+        SELECT 'a' || i AS account_id, 'Account ' || i AS name,
+               TIMESTAMPTZ '2023-01-01 00:00:00+00' + to_days((hash(i) % 1200)::INTEGER) AS created_at,
+               NULL::VARCHAR AS industry, NULL::VARCHAR AS country, (hash(i + 1) % 500)::BIGINT AS employees,
+               NULL::VARCHAR AS parent_account_id, NULL::VARCHAR AS attributes
+        FROM range({accounts}) t(i)) TO '{folder}/accounts.parquet' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT 'c' || j AS contact_id, 'a' || (j // 5) AS account_id, NULL::VARCHAR AS email,
+               NULL::VARCHAR AS name, {roles}[((j % 6) + 1)::BIGINT] AS role, NULL::VARCHAR AS title,
+               NULL::VARCHAR AS timezone, NULL::TIMESTAMPTZ AS created_at, NULL::VARCHAR AS attributes
+        FROM range({accounts * 5}) t(j)) TO '{folder}/contacts.parquet' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT 's' || k AS subscription_id, 'a' || (k % {accounts}) AS account_id, 'pro' AS plan,
+               (DATE '{AS_OF.isoformat()}' - 400 + (hash(k) % 300)::INTEGER) AS start_date,
+               (DATE '{AS_OF.isoformat()}' - 30 + (hash(k + 5) % 400)::INTEGER) AS end_date,
+               (50 + hash(k + 9) % 5000)::DOUBLE AS mrr, NULL::DOUBLE AS arr,
+               (1 + hash(k + 11) % 100)::BIGINT AS quantity, 'USD' AS currency, NULL::VARCHAR AS attributes
+        FROM range({accounts * 3 // 2}) t(k)) TO '{folder}/subscriptions.parquet' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT 't' || k AS ticket_id, 'a' || (hash(k) % {accounts}) AS account_id,
+               {end} - to_microseconds((hash(k + 1) % 31536000000000)::BIGINT) AS opened_at,
+               CASE WHEN k % 10 = 0 THEN NULL
+                    ELSE {end} - to_microseconds((hash(k + 1) % 31536000000000)::BIGINT)
+                         + to_microseconds((hash(k + 2) % 864000000000)::BIGINT) END AS closed_at,
+               ['low', 'normal', 'high', 'urgent'][((k % 4) + 1)::BIGINT] AS priority, 'closed' AS status,
+               NULL::DOUBLE AS csat, NULL::VARCHAR AS attributes
+        FROM range({accounts}) t(k)) TO '{folder}/tickets.parquet' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT 'r' || k AS response_id, 'a' || (hash(k) % {accounts}) AS account_id, NULL::VARCHAR AS contact_id,
+               {end} - to_microseconds((hash(k + 1) % 31536000000000)::BIGINT) AS ts,
+               CASE WHEN k % 3 = 0 THEN 'csat' ELSE 'nps' END AS kind,
+               (hash(k + 2) % 11)::DOUBLE AS score, NULL::VARCHAR AS comment, NULL::VARCHAR AS attributes
+        FROM range({accounts}) t(k)) TO '{folder}/surveys.parquet' (FORMAT parquet)""")
+    con.execute(f"""COPY (
+        SELECT 'e' || i AS event_id, 'a' || a AS account_id, 'c' || (a * 5 + hash(i + 1) % 5) AS contact_id,
+               {names}[((hash(i + 2) % {len(EVENT_NAMES)}) + 1)::BIGINT] AS event,
+               {end} - to_microseconds((hash(i + 3) % 31536000000000)::BIGINT) AS ts,
+               NULL::DOUBLE AS value, NULL::VARCHAR AS properties
+        FROM (SELECT i, hash(i) % {accounts} AS a FROM range({events}) t(i)))
+        TO '{folder}/events.parquet' (FORMAT parquet, ROW_GROUP_SIZE 1000000)""")
+    con.close()
+    stamp.write_text(json.dumps(want))
+    print(f"generated {accounts:,} accounts and {events:,} events in {time.perf_counter() - began:.1f} s", flush=True)
+
+
+def _usage(cpu_began: float) -> dict[str, float]:
+    """CPU seconds of the measured step (all threads) and the peak RSS of the whole child process."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": time.process_time() - cpu_began, "peak_rss": r.ru_maxrss * 1024.0}
+
+
+def child_floor(folder: Path, memory_limit: str) -> dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = false")
+    began, cpu_began = time.perf_counter(), time.process_time()
+    s28 = f"TIMESTAMPTZ '{date.fromordinal(AS_OF.toordinal() - 27)} 00:00:00+00'"
+    s90 = f"TIMESTAMPTZ '{date.fromordinal(AS_OF.toordinal() - 89)} 00:00:00+00'"
+    end = f"TIMESTAMPTZ '{date.fromordinal(AS_OF.toordinal() + 1)} 00:00:00+00'"
+    table = con.execute(f"""
+        SELECT account_id, count(*) FILTER (WHERE ts >= {s28}) AS n28, count(*) FILTER (WHERE ts >= {s90}) AS n90
+        FROM read_parquet('{folder}/events.parquet') WHERE ts < {end} GROUP BY account_id""").fetch_arrow_table()
+    seconds = time.perf_counter() - began
+    total90 = int(table.column("n90").to_numpy().sum())
+    return {"seconds": seconds, "rows": table.num_rows, "total90": total90, **_usage(cpu_began)}
+
+
+def child_features(folder: Path, memory_limit: str) -> dict[str, Any]:
+    import ibis
+    import pyarrow.compute as pc
+
+    from longtail.core.features import AnalyticTables, feature_table, load_feature_defs
+
+    con = ibis.duckdb.connect()
+    con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+    con.raw_sql("SET preserve_insertion_order = false")
+    tables = AnalyticTables(**{k: con.read_parquet(str(folder / f"{k}.parquet")) for k in (
+        "events", "accounts", "subscriptions", "contacts", "tickets", "surveys")})
+    defs = load_feature_defs(None)
+    began, cpu_began = time.perf_counter(), time.process_time()
+    table = con.to_pyarrow(feature_table(tables, AS_OF, defs))
+    seconds = time.perf_counter() - began
+    total90 = int(pc.sum(table.column("events_90d")).as_py() or 0)
+    return {"seconds": seconds, "rows": table.num_rows, "columns": table.num_columns, "total90": total90,
+            **_usage(cpu_began)}
+
+
+def run_child(which: str, folder: Path, memory_limit: str) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", which, "--tmp", str(folder), "--memory-limit", memory_limit]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT):
+            result: dict[str, Any] = json.loads(line[len(RESULT):])
+            return result
+    raise RuntimeError(f"{which} child failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help=f"{QUICK_ACCOUNTS:,} accounts, {QUICK_EVENTS:,} events")
+    ap.add_argument("--accounts", type=int, default=None)
+    ap.add_argument("--events", type=int, default=None)
+    ap.add_argument("--tmp", type=Path, default=None, help="keep (and reuse) the generated data here")
+    ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit for both measurements")
+    ap.add_argument("--repeat", type=int, default=1, help="measure each side this many times; report the best")
+    ap.add_argument("--child", choices=["floor", "features"], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        fn = child_floor if args.child == "floor" else child_features
+        print(RESULT + json.dumps(fn(args.tmp, args.memory_limit)), flush=True)
+        return 0
+    accounts = args.accounts or (QUICK_ACCOUNTS if args.quick else DEFAULT_ACCOUNTS)
+    events = args.events or (QUICK_EVENTS if args.quick else DEFAULT_EVENTS)
+    folder = args.tmp or Path(tempfile.mkdtemp(prefix="lt-bench-features-"))
+    try:
+        generate(folder, accounts, events)
+        floors = [run_child("floor", folder, args.memory_limit) for _ in range(args.repeat)]
+        feats = [run_child("features", folder, args.memory_limit) for _ in range(args.repeat)]
+    finally:
+        if args.tmp is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    floor = min(floors, key=lambda r: r["seconds"])
+    feat = min(feats, key=lambda r: r["seconds"])
+    ratio = feat["seconds"] / floor["seconds"]
+    cpu_ratio = feat["cpu_s"] / max(floor["cpu_s"], 1e-9)
+    gib = 1 << 30
+    print(f"accounts {accounts:,}  events {events:,}  as_of {AS_OF}  memory_limit {args.memory_limit}")
+    for label, r in (("floor   ", floor), ("features", feat)):
+        print(f"  {label}  {r['seconds']:8.2f} s  cpu {r['cpu_s']:8.2f} s  peak RSS {r['peak_rss'] / gib:5.2f} GiB")
+    print(f"  ({floor['rows']:,} accounts with events; feature table {feat['rows']:,} rows x "
+          f"{feat['columns']} columns)")
+    print(f"  ratio     {ratio:8.2f}x wall, {cpu_ratio:.2f}x cpu (target <= {TARGET_RATIO}x; "
+          f"peak RSS target < {MEMORY_BUDGET / gib:.0f} GiB: "
+          f"{'ok' if feat['peak_rss'] < MEMORY_BUDGET else 'OVER'})")
+    ok = True
+    if feat["rows"] > accounts:
+        print(f"WRONG: {feat['rows']:,} feature rows for {accounts:,} accounts", file=sys.stderr)
+        ok = False
+    # The floor counts every event; events_90d excludes the 2 system event names of the 30 generated
+    # (onboarding_milestone, license_usage), so its total is about 28/30 of the floor's.
+    if not (0.85 * floor["total90"] <= feat["total90"] <= floor["total90"]):
+        print(f"WRONG: events_90d total {feat['total90']:,} vs floor {floor['total90']:,}", file=sys.stderr)
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

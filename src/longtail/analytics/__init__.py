@@ -1,0 +1,1 @@
+"""Adapters that run analytics against a workspace's warehouse."""

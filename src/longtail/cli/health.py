@@ -1,0 +1,249 @@
+"""`longtail score` and `longtail health`: compute features, score them, store the daily health history.
+
+Scorecards come from `motion/health.yml` (built-in defaults when it does not exist); scoring lives in
+longtail.core.health, storage in longtail.analytics.health_store (see docs/health.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import logging
+import re
+import sys
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from longtail.analytics import health_store
+from longtail.core.health import HealthResult, ScorecardSet, default_scorecards, load_scorecards, score_table
+from longtail.errors import LongtailError, UsageError
+from longtail.settings import Workspace, open_workspace
+
+log = logging.getLogger(__name__)
+console = Console(stderr=True)
+out = Console()
+
+HEALTH_FILE = "health.yml"
+
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Score for this day, YYYY-MM-DD.")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="First day of a history, YYYY-MM-DD.")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of a history, YYYY-MM-DD (inclusive).")]
+EveryOpt = Annotated[str, typer.Option("--every", help="Spacing of a history: Nd or Nw, e.g. 7d.")]
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Workspace folder (default: LONGTAIL_WORKSPACE or the current folder)."),
+]
+ScoreFormatOpt = Annotated[str, typer.Option("--format", help="Output format: text, csv or json.")]
+HealthFormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")]
+
+
+def _setup(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def _fail(exc: LongtailError, verbose: bool) -> typer.Exit:
+    if verbose:
+        console.print_exception()
+    console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} must be a date as YYYY-MM-DD, not {value!r}") from None
+
+
+def _every(value: str) -> timedelta:
+    match = re.fullmatch(r"\s*(\d+)\s*([dw])\s*", value)
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(f"--every must look like 1d, 7d or 2w, not {value!r}")
+    days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+    return timedelta(days=days)
+
+
+def score_dates(as_of: str | None, from_: str | None, to: str | None, every: str) -> list[date]:
+    """--as-of DATE, or --from/--to (both inclusive) every N days."""
+    if as_of is not None:
+        if from_ is not None or to is not None:
+            raise UsageError("give either --as-of or --from/--to, not both")
+        return [_day(as_of, "--as-of")]
+    if from_ is None or to is None:
+        raise UsageError("give --as-of DATE, or --from DATE and --to DATE for a history")
+    first, last, step = _day(from_, "--from"), _day(to, "--to"), _every(every)
+    if last < first:
+        raise UsageError(f"--to ({last}) must not be before --from ({first})")
+    days = []
+    day = first
+    while day <= last:
+        days.append(day)
+        day += step
+    return days
+
+
+def workspace_scorecards(ws: Workspace) -> ScorecardSet:
+    path = ws.root / "motion" / HEALTH_FILE
+    if not path.is_file():
+        log.debug("health.scorecards.default path=%s", path)
+        return default_scorecards()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read ({exc})") from exc
+    return load_scorecards(text, str(path))
+
+
+def _features(ws: Workspace, day: date) -> pa.Table:
+    try:  # imported when needed, by name: the features module is developed alongside
+        features = importlib.import_module("longtail.analytics.features")
+    except ModuleNotFoundError as exc:
+        raise LongtailError(f"account features are not available ({exc})") from exc
+    table = features.features_as_of(ws, day)
+    if not isinstance(table, pa.Table):
+        raise LongtailError(f"features_as_of returned {type(table).__name__}, not a pyarrow Table")
+    if "account_id" in table.column_names and pc.count_distinct(table.column("account_id")).as_py() != len(table):
+        raise LongtailError(f"the features for {day} have more than one row for some account_id")
+    if "account_id" not in table.column_names:
+        raise LongtailError(f"the features for {day} have no account_id column")
+    return table
+
+
+def score_day(ws: Workspace, day: date, cards: ScorecardSet) -> list[HealthResult]:
+    """Compute features for `day`, score every account and store the results (replacing that day's)."""
+    carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
+    previous = health_store.previous_states(ws, day, with_components=carry)
+    results = score_table(_features(ws, day), cards, previous, as_of=day)
+    path = health_store.write_results(ws, day, results)
+    log.info("health.score day=%s accounts=%d file=%s", day, len(results), path)
+    return results
+
+
+def _write_scores(rows: list[tuple[date, HealthResult]], fmt: str, history: bool) -> None:
+    if fmt == "json":
+        payload = [{**({"as_of": day.isoformat()} if history else {}), "account_id": r.account_id,
+                    "score": r.score, "band": r.band} for day, r in rows]
+        sys.stdout.write(json.dumps(payload, indent=1) + "\n")
+        return
+    buffer = io.StringIO()
+    if fmt == "csv":
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow((["as_of"] if history else []) + ["account_id", "score", "band"])
+        for day, r in rows:
+            writer.writerow(([day.isoformat()] if history else []) + [r.account_id, f"{r.score:.2f}", r.band])
+    else:
+        width = max([len("account_id")] + [len(r.account_id) for _, r in rows])
+        head = "as_of       " if history else ""
+        buffer.write(f"{head}{'account_id':<{width}}  {'score':>6}  band\n")
+        for day, r in rows:
+            prefix = f"{day.isoformat()}  " if history else ""
+            buffer.write(f"{prefix}{r.account_id:<{width}}  {r.score:>6.1f}  {r.band}\n")
+    sys.stdout.write(buffer.getvalue())
+
+
+def score(
+    *,
+    as_of: AsOfOpt = None,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    every: EveryOpt = "1d",
+    workspace: WorkspaceOpt = None,
+    fmt: ScoreFormatOpt = "text",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Compute features and health for a day (or a history) and print account_id, score, band."""
+    _setup(verbose)
+    rows: list[tuple[date, HealthResult]] = []
+    try:
+        if fmt not in ("text", "csv", "json"):
+            raise UsageError(f"--format must be text, csv or json, not {fmt!r}")
+        days = score_dates(as_of, from_, to, every)
+        ws = open_workspace(workspace)
+        cards = workspace_scorecards(ws)
+        for day in days:
+            results = sorted(score_day(ws, day, cards), key=lambda r: r.account_id)
+            rows.extend((day, r) for r in results)
+            bands = Counter(r.band for r in results)
+            console.print(f"{day}: scored {len(results):,} accounts ("
+                          + ", ".join(f"{n:,} {b}" for b, n in sorted(bands.items())) + ")", highlight=False)
+    except LongtailError as exc:
+        raise _fail(exc, verbose) from exc
+    _write_scores(rows, fmt, history=as_of is None)
+
+
+def health(
+    account_id: Annotated[str, typer.Argument(help="The account to explain.")],
+    *,
+    as_of: Annotated[str, typer.Option("--as-of", help="Day, YYYY-MM-DD.")],
+    workspace: WorkspaceOpt = None,
+    fmt: HealthFormatOpt = "text",
+    verbose: VerboseOpt = False,
+) -> None:
+    """One account's health: score, band, trend, components, reasons and the path to green."""
+    _setup(verbose)
+    try:
+        if fmt not in ("text", "json"):
+            raise UsageError(f"--format must be text or json, not {fmt!r}")
+        day = _day(as_of, "--as-of")
+        ws = open_workspace(workspace)
+        results = score_day(ws, day, workspace_scorecards(ws))
+        if not any(r.account_id == account_id for r in results):
+            raise UsageError(f"no account {account_id!r} in the features for {day}")
+        row = health_store.read_account(ws, day, account_id)
+        if row is None:
+            raise LongtailError(f"account {account_id!r} was scored but not found in the store for {day}")
+    except LongtailError as exc:
+        raise _fail(exc, verbose) from exc
+    if fmt == "json":
+        sys.stdout.write(json.dumps(row, default=str, indent=1) + "\n")
+        return
+    _print_health(row)
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f}"
+
+
+def _print_health(row: dict[str, Any]) -> None:
+    band = row["band"]
+    detail = []
+    if row["raw_band"] != band:
+        detail.append(f"score alone says {row['raw_band']}")
+    if row["pending_band"]:
+        detail.append(f"{row['pending_band']} pending since {row['pending_since']}")
+    extra = f" ({'; '.join(detail)})" if detail else ""
+    out.print(f"{row['account_id']} on {row['as_of']}: {row['score']:.1f}, {band}{extra}", highlight=False,
+              soft_wrap=True)
+    out.print(f"trend: {_signed(row['change_7d'])} vs 7 days ago, {_signed(row['change_30d'])} vs 30 days ago",
+              highlight=False)
+    out.print(f"scorecard: {row['scorecard']} ({row['scorecard_hash'][:12]})", highlight=False)
+    table = Table(title="components", title_justify="left")
+    for name in ("component", "value", "score", "weight", "contribution"):
+        table.add_column(name, justify="left" if name == "component" else "right")
+    for comp in row["components"]:
+        carried = " (carried)" if comp["carried"] else ""
+        value = "no data" if comp["value"] is None else f"{comp['value']:.4g}{carried}"
+        points = "excluded" if comp["score"] is None else f"{comp['score']:.1f}"
+        table.add_row(comp["label"], value, points, f"{comp['weight']:g}", f"{comp['contribution']:.1f}")
+    out.print(table)
+    out.print("reasons:" if row["reasons"] else "reasons: none", highlight=False)
+    for reason in row["reasons"]:
+        out.print(f"  - {reason}", highlight=False, soft_wrap=True)
+    if row["path_to_green"]:
+        out.print("path to green:", highlight=False)
+        for step in row["path_to_green"]:
+            out.print(f"  - {step['sentence']}", highlight=False, soft_wrap=True)
+    elif not row["green_reachable"]:
+        out.print("path to green: out of reach by improving the measured components alone", highlight=False)

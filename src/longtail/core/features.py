@@ -1,0 +1,313 @@
+"""Account features as of any date, as one Ibis expression: the warehouse aggregates, Python never loops.
+
+"As of d" means every record with a timestamp before the start of d + 1 in the workspace time zone
+(`tz`); the N-day window is the N calendar days ending with d, i.e. [start of d - N + 1, start of d + 1).
+Dates (subscription start/end) compare with d directly. Nothing here reads the clock.
+
+Events are read in three passes: the recent window (90 days, or the longest custom window) grouped by
+account, for windowed counts; the last 28 days per (account, event name), then per account, for
+breadth (a two-level distinct count, stack notes §3); the whole usage history per (account, contact),
+then per account, for active users and last activity (of the account and of key roles). Milestones are
+a filtered read of the declared milestone events. Declared vocabularies (families, logins, milestones)
+become filtered aggregates, so no COUNT(DISTINCT) is needed. See docs/features.md for every definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+
+from longtail.core.featuredefs import (
+    FEATURES_FILE,
+    KEY_ROLES,
+    STANDARD_WINDOWS,
+    FeatureDef,
+    FeatureSet,
+    load_feature_defs,
+)
+
+__all__ = [
+    "FEATURES_FILE",
+    "AnalyticTables",
+    "FeatureDef",
+    "FeatureSet",
+    "feature_table",
+    "load_feature_defs",
+]
+
+DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class AnalyticTables:
+    """The contract's tables as Ibis expressions, all on one backend."""
+
+    events: ir.Table
+    accounts: ir.Table
+    subscriptions: ir.Table
+    contacts: ir.Table
+    tickets: ir.Table
+    surveys: ir.Table
+
+
+class _Bounds:
+    """Instants (UTC) that bound the windows of one as-of date in one time zone."""
+
+    def __init__(self, as_of: date, tz: str) -> None:
+        self.as_of = as_of
+        self.zone = ZoneInfo(tz)
+        self.end_dt = self._start_of(as_of + timedelta(days=1))
+        self.end = ibis.timestamp(self.end_dt)
+        self.end_epoch = int(self.end_dt.timestamp())
+
+    def _start_of(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=self.zone).astimezone(UTC)
+
+    def start(self, days: int) -> ir.TimestampScalar:
+        """Start of the `days`-day window ending with the as-of date."""
+        return ibis.timestamp(self._start_of(self.as_of - timedelta(days=days - 1)))
+
+
+def _epoch(ts: ir.TimestampValue) -> ir.IntegerValue:
+    return ts.epoch_seconds().cast("int64")
+
+
+def _days_before(b: _Bounds, ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Days from the day of `ts` to the as-of date: 0 anywhere on the as-of day, 1 anywhere on the day before.
+
+    Counted in 24-hour steps back from the end of the as-of date (exact except next to a DST change).
+    """
+    return ((b.end_epoch - 1 - _epoch(ts)) // DAY_S).cast("int64")
+
+
+def _event_filter(events: ir.StringValue, spec: dict[str, list[str]]) -> ir.BooleanValue:
+    if "include" in spec:
+        return events.isin(spec["include"]) if spec["include"] else ibis.literal(False)
+    return events.notin(spec["exclude"]) if spec["exclude"] else ibis.literal(True)
+
+
+def _windows(defs: FeatureSet) -> list[int]:
+    wanted = set(STANDARD_WINDOWS)
+    wanted.update(int(f.params["window_days"]) for f in defs.custom if f.kind == "event_count")
+    return sorted(wanted)
+
+
+def _event_features(ev: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
+    """Windowed counts in one pass over the recent events (the longest window), grouped by account.
+
+    Every event-name test (usage, logins, each family) is evaluated once per event as a boolean column;
+    the counts are filtered aggregates over those columns.
+    """
+    windows = _windows(defs)
+    recent = ev.filter(ev.ts >= b.start(max(*windows, 56)))
+    flags: dict[str, ir.Value] = {
+        "_usage": _event_filter(recent.event, {"exclude": list(defs.system_events)}),
+        "_login": _event_filter(recent.event, {"include": list(defs.login_events)}),
+    }
+    for i, (_fam, names) in enumerate(defs.families):
+        flags[f"_fam{i}"] = _event_filter(recent.event, {"include": list(names)})
+    custom = [f for f in defs.custom if f.kind == "event_count"]
+    for i, f in enumerate(custom):
+        flags[f"_cus{i}"] = _event_filter(recent.event, f.params["events"])
+    r = recent.select("account_id", "ts", **flags)
+    since = {n: r.ts >= b.start(n) for n in windows}
+    out: dict[str, ir.Value] = {}
+    for n in STANDARD_WINDOWS:
+        out[f"events_{n}d"] = r.count(where=r._usage & since[n])
+    for n in defs.family_windows:
+        for i, (fam, _names) in enumerate(defs.families):
+            out[f"{fam}_events_{n}d"] = r.count(where=r[f"_fam{i}"] & since[n])
+    out["events_prev_28d"] = r.count(where=r._usage & (r.ts >= b.start(56)) & (r.ts < b.start(28)))
+    for n in (7, 28):
+        out[f"logins_{n}d"] = r.count(where=r._login & since[n])
+    for i, f in enumerate(custom):
+        out[f.name] = r.count(where=r[f"_cus{i}"] & since[int(f.params["window_days"])])
+    return r.group_by("account_id").aggregate(**out)
+
+
+def _breadth(ev: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
+    """Distinct usage event names in 28 days, as a two-level aggregation (stack notes §3)."""
+    recent = ev.filter((ev.ts >= b.start(28)) & _event_filter(ev.event, {"exclude": list(defs.system_events)}))
+    pairs = recent.group_by(["account_id", "event"]).aggregate()
+    return pairs.group_by("account_id").aggregate(feature_breadth_28d=pairs.count())
+
+
+def _history_features(ev: ir.Table, contacts: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
+    """Whole history of usage per (account, contact), then per account: active users and last activity.
+
+    A contact is active in the last N days exactly when its last usage event is inside the window, so one
+    max(ts) per contact gives active users for every window and the last activity of each role.
+    """
+    usage = ev.filter(_event_filter(ev.event, {"exclude": list(defs.system_events)}))
+    aggs: dict[str, ir.Value] = {"last_ts": usage.ts.max()}
+    for f in defs.custom:
+        if f.kind == "active_users":
+            cond = (usage.ts >= b.start(int(f.params["window_days"]))) & _event_filter(usage.event, f.params["events"])
+            aggs[f"c_{f.name}"] = usage.count(where=cond)
+    per = usage.group_by(["account_id", "contact_id"]).aggregate(**aggs)
+    roles = contacts.select(_k=contacts.contact_id, _role=contacts.role).distinct(on="_k", keep="first")
+    per = per.left_join(roles, per.contact_id == roles._k).select(*per.columns, "_role")
+    person = per.contact_id.notnull()
+    out: dict[str, ir.Value] = {
+        "active_users_7d": per.count(where=person & (per.last_ts >= b.start(7))),
+        "active_users_28d": per.count(where=person & (per.last_ts >= b.start(28))),
+        "_last_activity": per.last_ts.max(),
+    }
+    for role in KEY_ROLES:
+        out[f"_last_{role}"] = per.last_ts.max(where=per._role == role)
+    for f in defs.custom:
+        if f.kind == "active_users":
+            out[f.name] = per.count(where=person & (per[f"c_{f.name}"] > 0))
+    return per.group_by("account_id").aggregate(**out)
+
+
+def _milestone_features(ev: ir.Table, defs: FeatureSet) -> ir.Table:
+    """First time of each declared milestone event, then how many were reached and the first of them."""
+    milestones = list(defs.milestone_events)
+    hits = ev.filter(_event_filter(ev.event, {"include": milestones}))
+    if not milestones:
+        return hits.group_by("account_id").aggregate(
+            milestones_reached=ibis.literal(0, "int64"), _first_value=hits.ts.min()
+        )
+    firsts = hits.group_by("account_id").aggregate(
+        **{f"_m{i}": hits.ts.min(where=hits.event == name) for i, name in enumerate(milestones)}
+    )
+    cols = [firsts[f"_m{i}"] for i in range(len(milestones))]
+    reached: ir.IntegerValue = ibis.literal(0, "int64")
+    for first in cols:
+        reached = reached + first.notnull().cast("int64")
+    first_value = ibis.least(*cols) if len(cols) > 1 else cols[0]
+    return firsts.select("account_id", milestones_reached=reached, _first_value=first_value)
+
+
+def _ticket_features(tickets: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
+    t = tickets.filter(tickets.opened_at < b.end)
+    is_open = t.closed_at.isnull() | (t.closed_at >= b.end)
+    hours = (_epoch(t.closed_at) - _epoch(t.opened_at)) / 3600.0
+    closed_90 = (t.closed_at >= b.start(90)) & (t.closed_at < b.end)
+    high = t.priority.lower().isin(list(defs.high_priority)) if defs.high_priority else ibis.literal(False)
+    return t.group_by("account_id").aggregate(
+        tickets_open=t.count(where=is_open),
+        tickets_opened_30d=t.count(where=t.opened_at >= b.start(30)),
+        tickets_high_priority_open=t.count(where=is_open & high),
+        median_resolution_hours_90d=hours.median(where=closed_90),
+    )
+
+
+def _survey_features(surveys: ir.Table, b: _Bounds) -> ir.Table:
+    s = surveys.filter((surveys.ts < b.end) & surveys.score.notnull() & surveys.kind.isin(["nps", "csat"]))
+    ranked = s.mutate(
+        _rn=ibis.row_number().over(group_by=[s.account_id, s.kind], order_by=[s.ts.desc(), s.response_id.desc()])
+    )
+    r = ranked.filter(ranked._rn < 2)
+    latest = r.group_by("account_id").aggregate(
+        nps_latest=r.score.max(where=(r.kind == "nps") & (r._rn == 0)),
+        _nps_prev=r.score.max(where=(r.kind == "nps") & (r._rn == 1)),
+        csat_latest=r.score.max(where=(r.kind == "csat") & (r._rn == 0)),
+    )
+    return latest.mutate(nps_change=latest.nps_latest - latest._nps_prev)
+
+
+def _subscription_features(subs: ir.Table, b: _Bounds) -> ir.Table:
+    day = ibis.date(b.as_of)
+    s = subs.filter((subs.start_date <= day) & (subs.end_date.isnull() | (subs.end_date > day)))
+    mrr = ibis.coalesce(s.mrr, s.arr / 12.0)
+    arr = ibis.coalesce(s.arr, s.mrr * 12.0)
+    agg = s.group_by("account_id").aggregate(
+        seats=s.quantity.sum(), mrr=mrr.sum(), arr=arr.sum(), _renewal=s.end_date.min()
+    )
+    return agg.mutate(days_to_renewal=agg._renewal.delta(day, unit="day").cast("int64"))
+
+
+def _attribute(accounts: ir.Table, name: str) -> ir.FloatingValue:
+    value = accounts.attributes.cast("json")[name]
+    number: ir.FloatingValue = ibis.coalesce(value.unwrap_as("float64"), value.str.try_cast("float64"))
+    return number
+
+
+def _standard_columns(base: ir.Table, b: _Bounds, defs: FeatureSet) -> dict[str, ir.Value]:
+    zero = ibis.literal(0, "int64")
+
+    def count(name: str) -> ir.Value:
+        return ibis.coalesce(base[name].cast("int64"), zero)
+
+    cols: dict[str, ir.Value] = {}
+    for name in ("events_prev_28d", "logins_7d", "logins_28d", "active_users_7d", "active_users_28d",
+                 "feature_breadth_28d", "milestones_reached", "tickets_open", "tickets_opened_30d",
+                 "tickets_high_priority_open"):
+        cols[name] = count(name)
+    for n in STANDARD_WINDOWS:
+        cols[f"events_{n}d"] = count(f"events_{n}d")
+    for n in defs.family_windows:
+        for fam, _names in defs.families:
+            cols[f"{fam}_events_{n}d"] = count(f"{fam}_events_{n}d")
+    prev = cols["events_prev_28d"]
+    cols["events_change_pct"] = ibis.ifelse(
+        prev > 0, (cols["events_28d"] - prev).cast("float64") * 100.0 / prev.cast("float64"), ibis.null("float64")
+    )
+    seats = ibis.coalesce(base.seats.cast("int64"), zero)
+    cols["seats"] = seats
+    cols["seat_utilisation"] = ibis.ifelse(
+        seats > 0, cols["active_users_28d"].cast("float64") / seats.cast("float64"), ibis.null("float64")
+    )
+    cols["days_since_last_activity"] = _days_before(b, base._last_activity)
+    for role in KEY_ROLES:
+        cols[f"days_since_{role}_active"] = _days_before(b, base[f"_last_{role}"])
+    cols["days_to_first_value"] = ((_epoch(base._first_value) - _epoch(base.created_at)) // DAY_S).cast("int64")
+    cols["median_resolution_hours_90d"] = base.median_resolution_hours_90d.cast("float64")
+    for name in ("nps_latest", "nps_change", "csat_latest"):
+        cols[name] = base[name].cast("float64")
+    cols["days_to_renewal"] = base.days_to_renewal.cast("int64")
+    cols["tenure_days"] = _days_before(b, base.created_at)
+    cols["mrr"] = ibis.coalesce(base.mrr.cast("float64"), ibis.literal(0.0))
+    cols["arr"] = ibis.coalesce(base.arr.cast("float64"), ibis.literal(0.0))
+    return cols
+
+
+def _custom_columns(base: ir.Table, defs: FeatureSet) -> dict[str, ir.Value]:
+    cols: dict[str, ir.Value] = {}
+    for f in defs.custom:
+        if f.kind in ("event_count", "active_users"):
+            cols[f.name] = ibis.coalesce(base[f.name].cast("int64"), ibis.literal(0, "int64"))
+        elif f.kind == "attribute":
+            cols[f.name] = _attribute(base, str(f.params["attribute"]))
+        else:  # pragma: no cover - load_feature_defs only builds the kinds above
+            raise ValueError(f"unknown custom feature kind {f.kind!r}")
+    return cols
+
+
+def _join(left: ir.Table, right: ir.Table) -> ir.Table:
+    right = right.rename(_key="account_id")
+    joined = left.left_join(right, left.account_id == right._key)
+    return joined.drop("_key")
+
+
+def feature_table(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str = "UTC") -> ir.Table:
+    """One row per account existing on `as_of`: account_id, as_of, then `defs` in order (see module doc)."""
+    b = _Bounds(as_of, tz)
+    accounts = tables.accounts
+    base = accounts.filter(accounts.created_at.isnull() | (accounts.created_at < b.end)).select(
+        "account_id", "created_at", "attributes"
+    )
+    ev = tables.events.filter(tables.events.ts < b.end)
+    for part in (
+        _event_features(ev, b, defs),
+        _breadth(ev, b, defs),
+        _history_features(ev, tables.contacts, b, defs),
+        _milestone_features(ev, defs),
+        _ticket_features(tables.tickets, b, defs),
+        _survey_features(tables.surveys, b),
+        _subscription_features(tables.subscriptions, b),
+    ):
+        base = _join(base, part)
+    cols: dict[str, Any] = {**_standard_columns(base, b, defs), **_custom_columns(base, defs)}
+    missing = [name for name in defs.names if name not in cols]
+    if missing:
+        raise ValueError(f"no computation for feature(s): {', '.join(missing)}")
+    ordered = {name: cols[name] for name in defs.names}
+    return base.select(account_id=base.account_id, as_of=ibis.date(as_of), **ordered).order_by("account_id")

@@ -1,0 +1,158 @@
+"""`score` and `health` through Typer, with features_as_of replaced by hand-made tables.
+
+An end-to-end test against real features (longtail.analytics.features) is still to be added.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+import sys
+import types
+from collections.abc import Callable
+from datetime import date
+
+import pyarrow as pa
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from longtail.analytics import health_store
+from longtail.cli.health import health, score
+from longtail.settings import Workspace
+
+app = typer.Typer()
+app.command("score")(score)
+app.command("health")(health)
+runner = CliRunner()
+
+Features = Callable[[Workspace, date], pa.Table]
+
+
+def hand_features(ws: Workspace, as_of: date) -> pa.Table:
+    """Two adopted accounts; acc-bad worsens over time."""
+    age = (as_of - date(2026, 1, 1)).days
+    return pa.table({
+        "account_id": ["acc-good", "acc-bad"],
+        "as_of": [as_of, as_of],
+        "tenure_days": [400.0, 500.0],
+        "milestones_reached": [5.0, 4.0],
+        "seat_utilisation": [0.8, max(0.05, 0.4 - age / 50)],
+        "active_users_7d": [12.0, max(0.0, 6.0 - age / 2)],
+        "events_28d": [300.0, 40.0],
+        "events_prev_28d": [280.0, 150.0],
+        "feature_breadth_28d": [6.0, 2.0],
+        "days_since_last_activity": [0.0, 9.0],
+        "days_since_champion_active": [1.0, None],
+        "tickets_high_priority_open": [0.0, 3.0],
+        "nps_latest": [10.0, float("nan")],
+    })
+
+
+@pytest.fixture
+def fake_features(monkeypatch: pytest.MonkeyPatch) -> Callable[[Features], None]:
+    def install(fn: Features) -> None:
+        try:
+            module = importlib.import_module("longtail.analytics.features")
+        except ModuleNotFoundError:
+            module = types.ModuleType("longtail.analytics.features")
+            monkeypatch.setitem(sys.modules, "longtail.analytics.features", module)
+        monkeypatch.setattr(module, "features_as_of", fn, raising=False)
+
+    install(hand_features)
+    return install
+
+
+@pytest.fixture
+def ws_args(workspace: Workspace) -> list[str]:
+    return ["--workspace", str(workspace.root)]
+
+
+@pytest.mark.usefixtures("fake_features")
+def test_score_one_day_csv(ws_args: list[str], workspace: Workspace) -> None:
+    result = runner.invoke(app, ["score", "--as-of", "2026-01-11", "--format", "csv", *ws_args])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["account_id"] for r in rows] == ["acc-bad", "acc-good"]
+    assert {r["account_id"]: r["band"] for r in rows} == {"acc-good": "green", "acc-bad": "red"}
+    assert health_store.stored_dates(workspace) == [date(2026, 1, 11)]
+
+
+@pytest.mark.usefixtures("fake_features")
+def test_score_history_json_and_replay(ws_args: list[str], workspace: Workspace) -> None:
+    args = ["score", "--from", "2026-01-01", "--to", "2026-01-15", "--every", "7d", "--format", "json", *ws_args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert sorted({p["as_of"] for p in payload}) == ["2026-01-01", "2026-01-08", "2026-01-15"]
+    assert set(payload[0]) == {"as_of", "account_id", "score", "band"}
+    stored = health_store.day_file(workspace, date(2026, 1, 15)).read_bytes()
+    again = runner.invoke(app, ["score", "--as-of", "2026-01-15", *ws_args])
+    assert again.exit_code == 0, again.output
+    assert health_store.day_file(workspace, date(2026, 1, 15)).read_bytes() == stored
+    assert "acc-good" in again.stdout and "green" in again.stdout
+
+
+@pytest.mark.usefixtures("fake_features")
+def test_health_text_and_json(ws_args: list[str]) -> None:
+    runner.invoke(app, ["score", "--as-of", "2026-01-04", *ws_args])
+    text = runner.invoke(app, ["health", "acc-bad", "--as-of", "2026-01-11", *ws_args])
+    assert text.exit_code == 0, text.output
+    assert "acc-bad on 2026-01-11: 37.8, yellow (score alone says red; red pending since 2026-01-11)" in text.stdout
+    assert "Product events in the last 28 days fell from 150 to 40" in text.stdout
+    assert "path to green" in text.stdout
+    as_json = runner.invoke(app, ["health", "acc-bad", "--as-of", "2026-01-11", "--format", "json", *ws_args])
+    data = json.loads(as_json.stdout)
+    # 2.2 points under red's edge, less than the margin of 5: yellow holds, red is pending
+    assert (data["band"], data["raw_band"], data["pending_band"]) == ("yellow", "red", "red")
+    assert data["reasons"] and data["path_to_green"]
+    assert data["change_7d"] is not None and data["change_7d"] < 0 and data["change_30d"] is None
+    assert data["scorecard"] == "adopted" and len(data["scorecard_hash"]) == 64
+    assert {c["metric"] for c in data["components"]} >= {"seat_utilisation", "active_users_7d"}
+
+
+@pytest.mark.usefixtures("fake_features")
+def test_unknown_account_exits_2(ws_args: list[str]) -> None:
+    result = runner.invoke(app, ["health", "nobody", "--as-of", "2026-01-11", *ws_args])
+    assert result.exit_code == 2
+    assert "no account 'nobody'" in result.output
+
+
+@pytest.mark.usefixtures("fake_features")
+@pytest.mark.parametrize(("args", "message"), [
+    (["score"], "give --as-of DATE"),
+    (["score", "--as-of", "2026-13-01"], "--as-of must be a date"),
+    (["score", "--as-of", "2026-01-01", "--from", "2026-01-01"], "not both"),
+    (["score", "--from", "2026-01-05", "--to", "2026-01-01"], "must not be before"),
+    (["score", "--from", "2026-01-01", "--to", "2026-01-05", "--every", "weekly"], "--every must look like"),
+    (["score", "--as-of", "2026-01-01", "--format", "xml"], "--format must be"),
+])
+def test_usage_errors_exit_2(ws_args: list[str], args: list[str], message: str) -> None:
+    result = runner.invoke(app, [*args, *ws_args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+@pytest.mark.usefixtures("fake_features")
+def test_workspace_scorecards_are_used_and_errors_name_the_line(ws_args: list[str], workspace: Workspace) -> None:
+    health_yml = workspace.root / "motion" / "health.yml"
+    health_yml.write_text("scorecards:\n  - name: all\n    priority: 1\n    components:\n"
+                          "      - metric: active_users_7d\n        transform: {type: linear, min: 0, max: 10}\n",
+                          encoding="utf-8")
+    result = runner.invoke(app, ["score", "--as-of", "2026-01-02", "--format", "json", *ws_args])
+    assert result.exit_code == 0, result.output
+    assert {p["account_id"]: p["score"] for p in json.loads(result.stdout)} == {"acc-good": 100, "acc-bad": 55}
+    health_yml.write_text(health_yml.read_text(encoding="utf-8").replace("max: 10", "max: 10, maxx: 3"),
+                          encoding="utf-8")
+    broken = runner.invoke(app, ["score", "--as-of", "2026-01-02", *ws_args])
+    assert broken.exit_code == 2
+    assert f"{health_yml}:6: scorecards[0].components[0].transform.maxx" in broken.output.replace("\n", "")
+
+
+def test_duplicate_accounts_in_features_fail(ws_args: list[str], fake_features: Callable[[Features], None]) -> None:
+    fake_features(lambda ws, day: pa.table({"account_id": ["a", "a"], "as_of": [day, day]}))
+    result = runner.invoke(app, ["score", "--as-of", "2026-01-02", *ws_args])
+    assert result.exit_code == 1
+    assert "more than one row" in result.output

@@ -1,0 +1,139 @@
+"""The Parquet health history: round trip, replay gives identical bytes, trend, previous state."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from longtail.analytics import health_store
+from longtail.core.health import default_scorecards, score_table
+from longtail.core.health.loader import ScorecardSet
+from longtail.settings import Workspace, init_workspace
+from tests.health.cards import USAGE
+
+CARDS = ScorecardSet(scorecards=(USAGE,), source="test")
+
+
+def features(day: date, users: list[float | None]) -> pa.Table:
+    n = len(users)
+    return pa.table({
+        "account_id": [f"acc-{i}" for i in range(n)],
+        "as_of": [day] * n,
+        "active_users_7d": pa.array(users, pa.float64()),
+        "days_since_last_activity": [3.0] * n,
+        "nps_latest": pa.array([None] * n, pa.float64()),
+        "tickets_high_priority_open": [0.0] * n,
+    })
+
+
+def run(ws: Workspace, day: date, users: list[float | None]) -> None:
+    previous = health_store.previous_states(ws, day)
+    results = score_table(features(day, users), CARDS, previous, as_of=day)
+    health_store.write_results(ws, day, results)
+
+
+def test_round_trip(workspace: Workspace) -> None:
+    day = date(2026, 2, 1)
+    run(workspace, day, [10, 2, None])
+    path = health_store.day_file(workspace, day)
+    assert path == workspace.state_dir / "health" / "as_of=2026-02-01" / "scores.parquet"
+    assert health_store.stored_dates(workspace) == [day]
+    row = health_store.read_account(workspace, day, "acc-1")
+    assert row is not None
+    assert row["as_of"] == day and row["scorecard"] == "test" and row["scorecard_hash"] == USAGE.content_hash()
+    assert row["band"] == row["raw_band"]
+    assert row["reasons"] and isinstance(row["reasons"][0], str)
+    assert {c["metric"] for c in row["components"]} == {c.metric for c in USAGE.components}
+    assert row["change_7d"] is None and row["change_30d"] is None
+    assert health_store.read_account(workspace, day, "nobody") is None
+    assert list(path.parent.iterdir()) == [path]  # no temporary files left
+
+
+def test_replay_gives_identical_bytes(workspace: Workspace) -> None:
+    first, second = date(2026, 2, 1), date(2026, 2, 2)
+    run(workspace, first, [10, 2, None])
+    run(workspace, second, [1, 9, 4])
+    stored = health_store.day_file(workspace, second).read_bytes()
+    run(workspace, second, [1, 9, 4])
+    assert health_store.day_file(workspace, second).read_bytes() == stored
+    run(workspace, first, [10, 2, None])  # replaying an earlier date leaves it as it was
+    run(workspace, second, [1, 9, 4])
+    assert health_store.day_file(workspace, second).read_bytes() == stored
+
+
+def test_changes_against_7_and_30_days(workspace: Workspace) -> None:
+    day = date(2026, 3, 31)
+    run(workspace, day - timedelta(days=30), [0, 10])
+    run(workspace, day - timedelta(days=7), [5, 10])
+    run(workspace, day, [10, 10])
+    table = health_store.read_day(workspace, day)
+    assert table is not None
+    scores = health_store.read_scores(workspace, day)
+    old7 = health_store.read_scores(workspace, day - timedelta(days=7))
+    assert table.column("change_7d").to_pylist()[0] == round(scores["acc-0"] - old7["acc-0"], 6)
+    assert table.column("change_7d").to_pylist()[1] == 0
+    assert table.column("change_30d").to_pylist()[0] > table.column("change_7d").to_pylist()[0] > 0
+
+
+def test_previous_state_comes_from_latest_earlier_date(workspace: Workspace) -> None:
+    run(workspace, date(2026, 2, 1), [10])
+    run(workspace, date(2026, 2, 5), [0])
+    run(workspace, date(2026, 2, 9), [5])
+    states = health_store.previous_states(workspace, date(2026, 2, 6))
+    assert states["acc-0"].as_of == date(2026, 2, 5)
+    assert states["acc-0"].component_values["active_users_7d"] == 0
+    assert "nps_latest" not in states["acc-0"].component_values
+    assert health_store.previous_states(workspace, date(2026, 2, 1)) == {}
+
+
+def test_hysteresis_through_the_store(workspace: Workspace) -> None:
+    start = date(2026, 2, 1)
+    for i, users in enumerate([10, 5, 5, 5]):  # 87, then 67: 3 points under green (margin 5), for 3 days
+        run(workspace, start + timedelta(days=i), [users])
+    rows = [health_store.read_account(workspace, start + timedelta(days=i), "acc-0") for i in range(4)]
+    assert [(r["score"], r["band"], r["raw_band"], r["pending_band"]) for r in rows if r] == [
+        (87, "green", "green", None), (67, "green", "yellow", "yellow"), (67, "green", "yellow", "yellow"),
+        (67, "yellow", "yellow", None)]
+    assert rows[2] is not None and rows[2]["pending_since"] == start + timedelta(days=1)
+
+
+def test_default_scorecards_score_a_table(workspace: Workspace) -> None:
+    day = date(2026, 2, 1)
+    table = pa.table({"account_id": ["a", "b"], "as_of": [day, day], "tenure_days": [10.0, 400.0],
+                      "milestones_reached": [1.0, 5.0], "seat_utilisation": [None, 0.8]})
+    results = score_table(table, default_scorecards(), {}, as_of=day)
+    assert [r.scorecard for r in results] == ["onboarding", "adopted"]
+    health_store.write_results(workspace, day, results)
+    assert health_store.read_scores(workspace, day).keys() == {"a", "b"}
+
+
+def test_components_json_matches_json_dumps() -> None:
+    import json
+
+    from longtail.core.health import ComponentResult
+
+    parts = [ComponentResult("a", 'Quote " and é', 1.5, False, 33.333333333333336, 2.0, 1e-07),
+             ComponentResult("b", "B", None, True, None, 1.0, 0.0)]
+    text = health_store._ComponentsJson()(parts)
+    assert json.loads(text) == [p.as_dict() for p in parts]
+    assert text == json.dumps([p.as_dict() for p in parts], separators=(",", ":"), ensure_ascii=False)
+
+
+@given(st.lists(st.lists(st.one_of(st.none(), st.floats(-5, 20), st.just(float("nan"))), min_size=3, max_size=3),
+                min_size=2, max_size=4))
+@settings(max_examples=15)
+def test_replaying_any_date_gives_the_same_stored_result(days_of_users: list[list[float | None]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = init_workspace(Path(tmp) / "ws")
+        start = date(2026, 2, 1)
+        for i, users in enumerate(days_of_users):
+            run(ws, start + timedelta(days=i), users)
+        stored = {d: health_store.day_file(ws, d).read_bytes() for d in health_store.stored_dates(ws)}
+        for day, content in stored.items():
+            run(ws, day, days_of_users[(day - start).days])
+            assert health_store.day_file(ws, day).read_bytes() == content

@@ -101,15 +101,29 @@ class Warehouse:
 
     @contextmanager
     def connect(self) -> Iterator[ibis.BaseBackend]:
+        """The analytic warehouse named by `warehouse_url` (DuckDB, PySpark, ...)."""
         con = ibis.connect(self.url)
         if con.name == "duckdb":
-            # Spill to disk rather than grow: de-duplicating 10M events otherwise peaks near 2.5 GiB.
-            con.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
-            con.raw_sql("SET preserve_insertion_order = false")
+            self._tune(con)
         try:
             yield con
         finally:
             con.disconnect()
+
+    @contextmanager
+    def _local(self) -> Iterator[ibis.BaseBackend]:
+        """An in-process DuckDB for maintaining the Parquet parts, whatever the warehouse is."""
+        con = ibis.duckdb.connect()
+        self._tune(con)
+        try:
+            yield con
+        finally:
+            con.disconnect()
+
+    def _tune(self, con: ibis.BaseBackend) -> None:
+        # Spill to disk rather than grow: de-duplicating 10M events otherwise peaks near 2.5 GiB.
+        con.raw_sql(f"SET memory_limit = '{self.memory_limit}'")
+        con.raw_sql("SET preserve_insertion_order = false")
 
     def open_landing(self) -> LandingFile:
         return LandingFile(self.landing)
@@ -126,10 +140,13 @@ class Warehouse:
 
     def events(self, con: ibis.BaseBackend) -> ir.Table:
         """The events table as an Ibis expression on `con` (empty when nothing is loaded)."""
-        parts = self.parts()
-        if not parts:
+        if not self.parts():
             return ibis.memtable(events_schema().empty_table())
-        return con.read_parquet([str(p) for p in parts])
+        return con.read_parquet(self._glob())
+
+    def _glob(self) -> str:
+        # One glob rather than a list of files: DuckDB and Spark both read it.
+        return str(self.store / "part-*.parquet")
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -147,7 +164,7 @@ class Warehouse:
             files = self.landed()
             if not files:
                 return Compaction(0, 0, 0)
-            with self.connect() as con:
+            with self._local() as con:
                 inserted, rows = self._merge(con, files)
             for f in files:
                 f.unlink(missing_ok=True)
@@ -171,7 +188,7 @@ class Warehouse:
             ranked = staged.mutate(_rank=ibis.row_number().over(group_by=_.event_id, order_by=_.ts))
             staged = ranked.filter(_._rank == 0).drop("_rank")
         if existing:
-            known = con.read_parquet([str(p) for p in existing]).select("event_id")
+            known = con.read_parquet(self._glob()).select("event_id")
             staged = staged.anti_join(known, "event_id")
         return self._write_part(con, staged.select(*EVENT_COLUMNS)), rows
 
@@ -191,7 +208,7 @@ class Warehouse:
     def event_summary(self) -> dict[str, Any]:
         if not self.parts():
             return {"events": 0}
-        with self.connect() as con:
+        with self._local() as con:
             agg = self.events(con).aggregate(
                 events=_.count(), accounts=_.account_id.nunique(), kinds=_.event.nunique(),
                 first=_.ts.min(), last=_.ts.max(),

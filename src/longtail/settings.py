@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     database_url: str = Field(DEFAULT_DATABASE_URL, description="Operational database (SQLAlchemy URL).")
     warehouse_url: str = Field(DEFAULT_WAREHOUSE_URL, description="Analytic warehouse (Ibis URL).")
     timezone: str = Field("UTC", description="Time zone for timestamps written without an offset.")
+    warehouse_tables: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per kind, a table already in the warehouse to read instead of the local Parquet "
+        "files, e.g. events = 'analytics.product_events' (columns as in the data contract).",
+    )
     mapping: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Per kind, contract column = source column, e.g. [mapping.accounts] account_id = 'Record ID'.",
@@ -146,6 +151,11 @@ warehouse_url = "{warehouse_url}"
 
 # Time zone for timestamps that carry no offset.
 timezone = "{timezone}"
+
+# Read some kinds from tables already in the warehouse (columns as in the data contract), e.g. when
+# warehouse_url points at PostgreSQL or Spark:
+# [warehouse_tables]
+# events = "analytics.product_events"
 
 # Column mapping per kind: contract column = "column in your file".
 # [mapping.accounts]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pytest
 from sqlalchemy.engine import make_url
+
+from longtail.sim import SimConfig, generate
 
 Runner = Callable[[ir.Table], list[dict[str, Any]]]
 BACKENDS = ("duckdb", "postgres", "pyspark")
@@ -52,3 +55,15 @@ def runner(con: ibis.BaseBackend) -> Runner:
         return rows
 
     return run
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A small simulated world (Parquet files) shared by the parity tests."""
+    import pyarrow.parquet as pq
+
+    out = tmp_path_factory.mktemp("world")
+    generate(SimConfig(accounts=150, days=240, start=date(2025, 1, 1), seed=11), out, "parquet")
+    subs = pq.read_table(out / "subscriptions.parquet").to_pylist()
+    accounts = pq.read_table(out / "accounts.parquet")
+    return {"dir": out, "subscriptions": subs, "accounts": accounts}

@@ -11,21 +11,9 @@ import ibis
 import pytest
 
 from longtail.core.retention import monthly_retention, retention, subscriptions_table
-from longtail.sim import SimConfig, generate
 from tests.backends.conftest import BACKENDS, runner
 
 pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    import pyarrow.parquet as pq
-
-    out = tmp_path_factory.mktemp("world")
-    generate(SimConfig(accounts=150, days=240, start=date(2025, 1, 1), seed=11), out, "parquet")
-    subs = pq.read_table(out / "subscriptions.parquet").to_pylist()
-    accounts = pq.read_table(out / "accounts.parquet")
-    return {"dir": out, "subscriptions": subs, "accounts": accounts}
 
 
 def _same(a: list[dict[str, Any]], b: list[dict[str, Any]], key: str) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import ibis
+import ibis.expr.types as ir
 
 from longtail.core.features import FEATURES_FILE, AnalyticTables, FeatureSet, load_feature_defs
 from longtail.errors import ConfigError
@@ -30,17 +31,42 @@ def ensure_snapshots(ws: Workspace) -> None:
 SNAPSHOT_KINDS = ("accounts", "subscriptions", "contacts", "tickets", "surveys", "team")
 
 
+def warehouse_table(con: ibis.BaseBackend, name: str) -> ir.Table:
+    """A table that already lives in the warehouse: `table` or `schema.table`."""
+    schema, _, table = name.rpartition(".")
+    try:
+        return con.table(table, database=schema or None)
+    except Exception as exc:  # backends raise their own error types for a missing table
+        raise ConfigError(f"warehouse table {name!r} cannot be read on {con.name}: {exc}") from exc
+
+
 def analytic_tables(ws: Workspace, con: ibis.BaseBackend) -> AnalyticTables:
-    """The workspace's events and entity snapshots as Ibis tables on `con`."""
-    ensure_snapshots(ws)
-    warehouse = Warehouse(ws.warehouse_url, ws.state_dir)
+    """The workspace's events and entities as Ibis tables on `con`.
+
+    Each kind comes from `[warehouse_tables]` when configured (data already in the warehouse),
+    otherwise from the local Parquet files the loader wrote.
+    """
+    mapped = ws.settings.warehouse_tables
+    unknown = sorted(set(mapped) - {"events", *SNAPSHOT_KINDS})
+    if unknown:
+        raise ConfigError(f"[warehouse_tables] names unknown kinds: {', '.join(unknown)}")
+    if any(kind not in mapped for kind in SNAPSHOT_KINDS):
+        ensure_snapshots(ws)
+
+    def table(kind: str) -> ir.Table:
+        if kind in mapped:
+            return warehouse_table(con, mapped[kind])
+        if kind == "events":
+            return Warehouse(ws.warehouse_url, ws.state_dir).events(con)
+        return entity_table(con, ws.tables_dir, kind)
+
     return AnalyticTables(
-        events=warehouse.events(con),
-        accounts=entity_table(con, ws.tables_dir, "accounts"),
-        subscriptions=entity_table(con, ws.tables_dir, "subscriptions"),
-        contacts=entity_table(con, ws.tables_dir, "contacts"),
-        tickets=entity_table(con, ws.tables_dir, "tickets"),
-        surveys=entity_table(con, ws.tables_dir, "surveys"),
+        events=table("events"),
+        accounts=table("accounts"),
+        subscriptions=table("subscriptions"),
+        contacts=table("contacts"),
+        tickets=table("tickets"),
+        surveys=table("surveys"),
     )
 
 

@@ -74,7 +74,12 @@ class _Bounds:
 
 
 def _epoch(ts: ir.TimestampValue) -> ir.IntegerValue:
-    return ts.epoch_seconds().cast("int64")
+    """Whole seconds since 1970 (UTC), rounded down.
+
+    floor() first: DuckDB and PostgreSQL give fractional seconds and round them when cast to an integer, Spark
+    truncates; rounding up made an event in the last half second of the as-of date count as -1 days ago.
+    """
+    return ts.epoch_seconds().floor().cast("int64")
 
 
 def _days_before(b: _Bounds, ts: ir.TimestampValue) -> ir.IntegerValue:
@@ -150,7 +155,8 @@ def _history_features(ev: ir.Table, contacts: ir.Table, b: _Bounds, defs: Featur
             cond = (usage.ts >= b.start(int(f.params["window_days"]))) & _event_filter(usage.event, f.params["events"])
             aggs[f"c_{f.name}"] = usage.count(where=cond)
     per = usage.group_by(["account_id", "contact_id"]).aggregate(**aggs)
-    roles = contacts.select(_k=contacts.contact_id, _role=contacts.role).distinct(on="_k", keep="first")
+    # min() keeps one role per contact portably (PostgreSQL has no FIRST()); contact ids are unique anyway
+    roles = contacts.group_by(_k=contacts.contact_id).aggregate(_role=contacts.role.min())
     per = per.left_join(roles, per.contact_id == roles._k).select(*per.columns, "_role")
     person = per.contact_id.notnull()
     out: dict[str, ir.Value] = {
@@ -180,7 +186,7 @@ def _milestone_features(ev: ir.Table, defs: FeatureSet) -> ir.Table:
     cols = [firsts[f"_m{i}"] for i in range(len(milestones))]
     reached: ir.IntegerValue = ibis.literal(0, "int64")
     for first in cols:
-        reached = reached + first.notnull().cast("int64")
+        reached = reached + ibis.ifelse(first.notnull(), 1, 0)  # PostgreSQL cannot cast boolean to bigint
     first_value = ibis.least(*cols) if len(cols) > 1 else cols[0]
     return firsts.select("account_id", milestones_reached=reached, _first_value=first_value)
 
@@ -188,14 +194,16 @@ def _milestone_features(ev: ir.Table, defs: FeatureSet) -> ir.Table:
 def _ticket_features(tickets: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
     t = tickets.filter(tickets.opened_at < b.end)
     is_open = t.closed_at.isnull() | (t.closed_at >= b.end)
-    hours = (_epoch(t.closed_at) - _epoch(t.opened_at)) / 3600.0
+    # a float dividend: Spark reads 3600.0 as a DECIMAL literal and would round the quotient to 6 places
+    hours = (_epoch(t.closed_at) - _epoch(t.opened_at)).cast("float64") / 3600.0
     closed_90 = (t.closed_at >= b.start(90)) & (t.closed_at < b.end)
     high = t.priority.lower().isin(list(defs.high_priority)) if defs.high_priority else ibis.literal(False)
     return t.group_by("account_id").aggregate(
         tickets_open=t.count(where=is_open),
         tickets_opened_30d=t.count(where=t.opened_at >= b.start(30)),
         tickets_high_priority_open=t.count(where=is_open & high),
-        median_resolution_hours_90d=hours.median(where=closed_90),
+        # null outside the window instead of median(where=...): Spark's percentile() needs a constant fraction
+        median_resolution_hours_90d=ibis.ifelse(closed_90, hours, ibis.null("float64")).median(),
     )
 
 
@@ -224,9 +232,19 @@ def _subscription_features(subs: ir.Table, b: _Bounds) -> ir.Table:
     return agg.mutate(days_to_renewal=agg._renewal.delta(day, unit="day").cast("int64"))
 
 
+_NUMBER = r'^"?\s*([-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?)\s*"?$'
+"""A JSON number, or a string holding a decimal number: the text of one attribute value that counts as numeric."""
+
+
 def _attribute(accounts: ir.Table, name: str) -> ir.FloatingValue:
-    value = accounts.attributes.cast("json")[name]
-    number: ir.FloatingValue = ibis.coalesce(value.unwrap_as("float64"), value.str.try_cast("float64"))
+    """The attribute as a number: a JSON number or a numeric string; null otherwise (absent, text, bool, ...).
+
+    The value's JSON text is matched against a plain decimal pattern and only then cast, rather than using
+    unwrap_as/try_cast: those compile to broken SQL on PostgreSQL (`->> VARIADIC`, and TRY_CAST is a plain
+    CAST there), and Spark's GET_JSON_OBJECT returns strings without their quotes (hence the optional quotes).
+    """
+    text = accounts.attributes.cast("json")[name].cast("string")
+    number: ir.FloatingValue = text.re_extract(_NUMBER, 1).nullif("").cast("float64")
     return number
 
 

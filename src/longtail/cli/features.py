@@ -7,11 +7,9 @@ workspace, runs the expression on the warehouse and prints CSV (default), JSON o
 from __future__ import annotations
 
 import json
-import logging
 import math
 import sys
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -23,19 +21,12 @@ from rich.table import Table
 
 from longtail.analytics.connect import workspace_feature_defs
 from longtail.analytics.features import features_as_of
+from longtail.cli.common import VerboseOpt, WorkspaceOpt, fail, parse_day, setup_logging
 from longtail.core.features import FeatureSet
 from longtail.errors import LongtailError, UsageError
 from longtail.settings import open_workspace
 
-console = Console(stderr=True)
 FORMATS = ("csv", "json", "text")
-
-
-def _parse_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--as-of must be a date as YYYY-MM-DD, not {value!r}") from None
 
 
 def _json_value(value: Any) -> Any:
@@ -78,28 +69,21 @@ def print_text(table: pa.Table, defs: FeatureSet, as_of: date) -> None:
 
 def features(
     as_of: Annotated[str, typer.Option("--as-of", help="Date, YYYY-MM-DD: data up to the end of this day.")],
-    workspace: Annotated[
-        Path | None,
-        typer.Option("--workspace", "-w", help="Workspace folder (default: LONGTAIL_WORKSPACE or the current folder)."),
-    ] = None,
+    workspace: WorkspaceOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="Output format: csv, json or text.")] = "csv",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Compute every account's features as of a date (CSV with a header, JSON list, or a text summary)."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
     try:
         if fmt not in FORMATS:
             raise UsageError(f"--format must be csv, json or text, not {fmt!r}")
-        day = _parse_date(as_of)
+        day = parse_day(as_of, "--as-of")
         ws = open_workspace(workspace)
         defs = workspace_feature_defs(ws)
         table = features_as_of(ws, day, defs)
     except LongtailError as exc:
-        if verbose:
-            console.print_exception()
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from exc
+        raise fail(exc, verbose) from exc
     if fmt == "csv":
         write_csv(table)
     elif fmt == "json":

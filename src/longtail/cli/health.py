@@ -15,7 +15,6 @@ import re
 import sys
 from collections import Counter
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -25,12 +24,12 @@ from rich.console import Console
 from rich.table import Table
 
 from longtail.analytics import health_store
+from longtail.cli.common import VerboseOpt, WorkspaceOpt, console, fail, parse_day, setup_logging
 from longtail.core.health import HealthResult, ScorecardSet, default_scorecards, load_scorecards, score_table
 from longtail.errors import LongtailError, UsageError
 from longtail.settings import Workspace, open_workspace
 
 log = logging.getLogger(__name__)
-console = Console(stderr=True)
 out = Console()
 
 HEALTH_FILE = "health.yml"
@@ -39,32 +38,10 @@ AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Score for this day
 FromOpt = Annotated[str | None, typer.Option("--from", help="First day of a history, YYYY-MM-DD.")]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of a history, YYYY-MM-DD (inclusive).")]
 EveryOpt = Annotated[str, typer.Option("--every", help="Spacing of a history: Nd or Nw, e.g. 7d.")]
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: LONGTAIL_WORKSPACE or the current folder)."),
-]
 ScoreFormatOpt = Annotated[str, typer.Option("--format", help="Output format: text, csv or json.")]
 HealthFormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")]
 
 
-def _setup(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-
-
-def _fail(exc: LongtailError, verbose: bool) -> typer.Exit:
-    if verbose:
-        console.print_exception()
-    console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option} must be a date as YYYY-MM-DD, not {value!r}") from None
 
 
 def _every(value: str) -> timedelta:
@@ -80,10 +57,10 @@ def score_dates(as_of: str | None, from_: str | None, to: str | None, every: str
     if as_of is not None:
         if from_ is not None or to is not None:
             raise UsageError("give either --as-of or --from/--to, not both")
-        return [_day(as_of, "--as-of")]
+        return [parse_day(as_of, "--as-of")]
     if from_ is None or to is None:
         raise UsageError("give --as-of DATE, or --from DATE and --to DATE for a history")
-    first, last, step = _day(from_, "--from"), _day(to, "--to"), _every(every)
+    first, last, step = parse_day(from_, "--from"), parse_day(to, "--to"), _every(every)
     if last < first:
         raise UsageError(f"--to ({last}) must not be before --from ({first})")
     days = []
@@ -121,7 +98,7 @@ def _features(ws: Workspace, day: date) -> pa.Table:
     return table
 
 
-def score_day(ws: Workspace, day: date, cards: ScorecardSet) -> list[HealthResult]:
+def scoreparse_day(ws: Workspace, day: date, cards: ScorecardSet) -> list[HealthResult]:
     """Compute features for `day`, score every account and store the results (replacing that day's)."""
     carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
     previous = health_store.previous_states(ws, day, with_components=carry)
@@ -164,7 +141,7 @@ def score(
     verbose: VerboseOpt = False,
 ) -> None:
     """Compute features and health for a day (or a history) and print account_id, score, band."""
-    _setup(verbose)
+    setup_logging(verbose)
     rows: list[tuple[date, HealthResult]] = []
     try:
         if fmt not in ("text", "csv", "json"):
@@ -173,13 +150,13 @@ def score(
         ws = open_workspace(workspace)
         cards = workspace_scorecards(ws)
         for day in days:
-            results = sorted(score_day(ws, day, cards), key=lambda r: r.account_id)
+            results = sorted(scoreparse_day(ws, day, cards), key=lambda r: r.account_id)
             rows.extend((day, r) for r in results)
             bands = Counter(r.band for r in results)
             console.print(f"{day}: scored {len(results):,} accounts ("
                           + ", ".join(f"{n:,} {b}" for b, n in sorted(bands.items())) + ")", highlight=False)
     except LongtailError as exc:
-        raise _fail(exc, verbose) from exc
+        raise fail(exc, verbose) from exc
     _write_scores(rows, fmt, history=as_of is None)
 
 
@@ -192,20 +169,20 @@ def health(
     verbose: VerboseOpt = False,
 ) -> None:
     """One account's health: score, band, trend, components, reasons and the path to green."""
-    _setup(verbose)
+    setup_logging(verbose)
     try:
         if fmt not in ("text", "json"):
             raise UsageError(f"--format must be text or json, not {fmt!r}")
-        day = _day(as_of, "--as-of")
+        day = parse_day(as_of, "--as-of")
         ws = open_workspace(workspace)
-        results = score_day(ws, day, workspace_scorecards(ws))
+        results = scoreparse_day(ws, day, workspace_scorecards(ws))
         if not any(r.account_id == account_id for r in results):
             raise UsageError(f"no account {account_id!r} in the features for {day}")
         row = health_store.read_account(ws, day, account_id)
         if row is None:
             raise LongtailError(f"account {account_id!r} was scored but not found in the store for {day}")
     except LongtailError as exc:
-        raise _fail(exc, verbose) from exc
+        raise fail(exc, verbose) from exc
     if fmt == "json":
         sys.stdout.write(json.dumps(row, default=str, indent=1) + "\n")
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from longtail import __version__
+from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, console, fail, setup_logging
 from longtail.cli.features import features
 from longtail.cli.health import health, score
 from longtail.cli.metrics import metrics
@@ -33,15 +33,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
 out = Console()
-
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: LONGTAIL_WORKSPACE or the current folder)."),
-]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")]
-FormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
 
 class _State:
     verbose = False
@@ -66,16 +58,12 @@ def main(
 
 
 def _fail(exc: LongtailError) -> typer.Exit:
-    if _state.verbose:
-        console.print_exception()
-    console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
+    return fail(exc, _state.verbose)
 
 
 def _setup(verbose: bool) -> None:
     _state.verbose = verbose
-    level = logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
 
 
 def _now() -> datetime:

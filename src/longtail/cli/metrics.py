@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, console, fail, parse_day, setup_logging
 from longtail.core.retention import monthly_retention, retention, subscriptions_table
 from longtail.errors import LongtailError, UsageError
 from longtail.settings import open_workspace
@@ -28,7 +29,6 @@ from longtail.store.db import make_engine, migrate
 from longtail.store.entities import EntityStore
 
 log = logging.getLogger(__name__)
-console = Console(stderr=True)
 out = Console()
 
 # Tiers are assigned by the segmentation feature, which does not exist yet.
@@ -84,25 +84,12 @@ ByOpt = Annotated[
     str | None, typer.Option("--by", help="Group by an account column or custom attribute, e.g. segment.")
 ]
 MonthlyOpt = Annotated[bool, typer.Option("--monthly", help="One row per month from --from until --to.")]
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace folder (default: LONGTAIL_WORKSPACE or the current folder)."),
-]
-FormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")]
-
-
-def _day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option} must be a date as YYYY-MM-DD, not {value!r}") from None
 
 
 def _check(from_: str, to: str, fmt: str, by: str | None) -> tuple[date, date]:
     if fmt not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not {fmt!r}")
-    d1, d2 = _day(from_, "--from"), _day(to, "--to")
+    d1, d2 = parse_day(from_, "--from"), parse_day(to, "--to")
     if d2 <= d1:
         raise UsageError(f"--to ({d2}) must be after --from ({d1})")
     if by is not None and not by.strip():
@@ -225,16 +212,12 @@ def metrics(
     verbose: VerboseOpt = False,
 ) -> None:
     """Logo churn, NRR, GRR, expansion, contraction and churned MRR over [--from, --to)."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(verbose)
     try:
         d1, d2 = _check(from_, to, fmt, by)
         rows = compute(workspace, d1, d2, by, monthly)
     except LongtailError as exc:
-        if verbose:
-            console.print_exception()
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from exc
+        raise fail(exc, verbose) from exc
     if fmt == "json":
         payload = [{k: _json_value(k, v) for k, v in r.items()} for r in rows]
         single = not monthly and by is None

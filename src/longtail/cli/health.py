@@ -7,7 +7,6 @@ longtail.core.health, storage in longtail.analytics.health_store (see docs/healt
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
 import logging
@@ -17,22 +16,20 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from longtail.analytics import health_store
+from longtail.analytics.health_run import score_day, workspace_scorecards
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, console, fail, parse_day, setup_logging
-from longtail.core.health import HealthResult, ScorecardSet, default_scorecards, load_scorecards, score_table
+from longtail.core.health import HealthResult
 from longtail.errors import LongtailError, UsageError
-from longtail.settings import Workspace, open_workspace
+from longtail.settings import open_workspace
 
 log = logging.getLogger(__name__)
 out = Console()
 
-HEALTH_FILE = "health.yml"
 
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="Score for this day, YYYY-MM-DD.")]
 FromOpt = Annotated[str | None, typer.Option("--from", help="First day of a history, YYYY-MM-DD.")]
@@ -40,8 +37,6 @@ ToOpt = Annotated[str | None, typer.Option("--to", help="Last day of a history, 
 EveryOpt = Annotated[str, typer.Option("--every", help="Spacing of a history: Nd or Nw, e.g. 7d.")]
 ScoreFormatOpt = Annotated[str, typer.Option("--format", help="Output format: text, csv or json.")]
 HealthFormatOpt = Annotated[str, typer.Option("--format", help="Output format: text or json.")]
-
-
 
 
 def _every(value: str) -> timedelta:
@@ -69,43 +64,6 @@ def score_dates(as_of: str | None, from_: str | None, to: str | None, every: str
         days.append(day)
         day += step
     return days
-
-
-def workspace_scorecards(ws: Workspace) -> ScorecardSet:
-    path = ws.root / "motion" / HEALTH_FILE
-    if not path.is_file():
-        log.debug("health.scorecards.default path=%s", path)
-        return default_scorecards()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read ({exc})") from exc
-    return load_scorecards(text, str(path))
-
-
-def _features(ws: Workspace, day: date) -> pa.Table:
-    try:  # imported when needed, by name: the features module is developed alongside
-        features = importlib.import_module("longtail.analytics.features")
-    except ModuleNotFoundError as exc:
-        raise LongtailError(f"account features are not available ({exc})") from exc
-    table = features.features_as_of(ws, day)
-    if not isinstance(table, pa.Table):
-        raise LongtailError(f"features_as_of returned {type(table).__name__}, not a pyarrow Table")
-    if "account_id" in table.column_names and pc.count_distinct(table.column("account_id")).as_py() != len(table):
-        raise LongtailError(f"the features for {day} have more than one row for some account_id")
-    if "account_id" not in table.column_names:
-        raise LongtailError(f"the features for {day} have no account_id column")
-    return table
-
-
-def scoreparse_day(ws: Workspace, day: date, cards: ScorecardSet) -> list[HealthResult]:
-    """Compute features for `day`, score every account and store the results (replacing that day's)."""
-    carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
-    previous = health_store.previous_states(ws, day, with_components=carry)
-    results = score_table(_features(ws, day), cards, previous, as_of=day)
-    path = health_store.write_results(ws, day, results)
-    log.info("health.score day=%s accounts=%d file=%s", day, len(results), path)
-    return results
 
 
 def _write_scores(rows: list[tuple[date, HealthResult]], fmt: str, history: bool) -> None:
@@ -150,7 +108,7 @@ def score(
         ws = open_workspace(workspace)
         cards = workspace_scorecards(ws)
         for day in days:
-            results = sorted(scoreparse_day(ws, day, cards), key=lambda r: r.account_id)
+            results = sorted(score_day(ws, day, cards), key=lambda r: r.account_id)
             rows.extend((day, r) for r in results)
             bands = Counter(r.band for r in results)
             console.print(f"{day}: scored {len(results):,} accounts ("
@@ -175,7 +133,7 @@ def health(
             raise UsageError(f"--format must be text or json, not {fmt!r}")
         day = parse_day(as_of, "--as-of")
         ws = open_workspace(workspace)
-        results = scoreparse_day(ws, day, workspace_scorecards(ws))
+        results = score_day(ws, day, workspace_scorecards(ws))
         if not any(r.account_id == account_id for r in results):
             raise UsageError(f"no account {account_id!r} in the features for {day}")
         row = health_store.read_account(ws, day, account_id)

@@ -18,6 +18,7 @@ from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, console, fa
 from longtail.cli.features import features
 from longtail.cli.health import health, score
 from longtail.cli.metrics import metrics
+from longtail.cli.motion import check, schema
 from longtail.cli.sim import sim
 from longtail.core.contract import KINDS, LOAD_ORDER, contract_schema, json_schema
 from longtail.errors import LongtailError, UsageError
@@ -244,6 +245,8 @@ app.command("health", help="One account's health: score, band, trend, components
 app.command("metrics", help="Logo churn, NRR, GRR, expansion, contraction and churned MRR over [--from, --to).")(
     metrics
 )
+app.command("check", help="Validate the workspace's definitions (features, health, motion).")(check)
+app.command("schema", help="Export the JSON Schema of motion files for editors.")(schema)
 app.command("sim", help="Generate a simulated SaaS customer base (data files and ground truth).")(sim)
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from longtail.core.health.model import HealthFile, Scorecard
+from longtail.core.yamlsource import describe, read_yaml
 from longtail.errors import ConfigError
 
-Path_ = tuple[str | int, ...]
 _TRANSFORM_TAGS = ("bands", "linear", "linear_bounded")
 
 
@@ -44,63 +43,15 @@ class ScorecardSet:
 
 
 def load_scorecards(text: str, source_name: str) -> ScorecardSet:
-    try:
-        data = yaml.safe_load(text)
-        lines = _line_map(yaml.compose(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source_name}:{mark.line + 1}" if mark is not None else source_name
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{where}: invalid YAML ({problem})") from exc
+    data, lines = read_yaml(text, source_name)
     if not isinstance(data, dict):
         raise ConfigError(f"{source_name}:1: expected a mapping with `scorecards:`")
     try:
         parsed = HealthFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source_name, lines)) from exc
+        raise ConfigError(describe(exc, source_name, lines, _TRANSFORM_TAGS)) from exc
     cards = tuple(sorted(parsed.scorecards, key=lambda c: c.priority))
     return ScorecardSet(scorecards=cards, source=source_name)
-
-
-def _line_map(node: yaml.Node | None, path: Path_ = (), lines: dict[Path_, int] | None = None) -> dict[Path_, int]:
-    """Line (1-based) of every mapping key and sequence item, by its path from the root."""
-    lines = {} if lines is None else lines
-    if node is None:
-        return lines
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = (*path, str(key.value))
-            lines[sub] = key.start_mark.line + 1
-            _line_map(value, sub, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            sub = (*path, index)
-            lines[sub] = item.start_mark.line + 1
-            _line_map(item, sub, lines)
-    return lines
-
-
-def _describe(exc: ValidationError, source: str, lines: dict[Path_, int]) -> str:
-    errors = exc.errors()
-    first = errors[0]
-    path: Path_ = ()
-    shown: list[str] = []
-    previous: str | int | None = None
-    for part in first["loc"]:
-        candidate = (*path, part)
-        if candidate in lines:
-            path = candidate
-        elif previous == "transform" and part in _TRANSFORM_TAGS:
-            previous = part
-            continue  # pydantic names the union member; the file does not
-        shown.append(f"[{part}]" if isinstance(part, int) else f".{part}")
-        previous = part
-    line = lines.get(path, 1)
-    field = "".join(shown).lstrip(".") or "(top level)"
-    message = str(first["msg"]).removeprefix("Value error, ")
-    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-    return f"{source}:{line}: {field}: {message}{more}"
 
 
 DEFAULT_YAML = """\

@@ -1,0 +1,1 @@
+"""Motion as code: segments, tiers, triggers, playbooks, CTAs, routing and backtests (pure core)."""

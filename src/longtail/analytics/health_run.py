@@ -8,8 +8,8 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from longtail.analytics import health_store
 from longtail.analytics import features as feature_tables
+from longtail.analytics import health_store
 from longtail.core.health import HealthResult, ScorecardSet, default_scorecards, load_scorecards, score_table
 from longtail.errors import ConfigError, LongtailError
 from longtail.settings import Workspace

@@ -14,11 +14,14 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from longtail import __version__
+from longtail.cli import ctas as ctas_cli
 from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, console, fail, setup_logging
 from longtail.cli.features import features
 from longtail.cli.health import health, score
 from longtail.cli.metrics import metrics
 from longtail.cli.motion import check, schema
+from longtail.cli.run import plan
+from longtail.cli.run import run as run_motion
 from longtail.cli.sim import sim
 from longtail.core.contract import KINDS, LOAD_ORDER, contract_schema, json_schema
 from longtail.errors import LongtailError, UsageError
@@ -247,6 +250,11 @@ app.command("metrics", help="Logo churn, NRR, GRR, expansion, contraction and ch
 )
 app.command("check", help="Validate the workspace's definitions (features, health, motion).")(check)
 app.command("schema", help="Export the JSON Schema of motion files for editors.")(schema)
+app.command("run", help="Run the daily motion cycle for a day or a range (tiers, segments, triggers, CTAs).")(
+    run_motion
+)
+app.add_typer(ctas_cli.app, name="ctas", help="The CTA queue: list, show, snooze, start, done, cancel, approve.")
+app.command("plan", help="Show what a run of a day would do, for whom, why and to whom; changes nothing.")(plan)
 app.command("sim", help="Generate a simulated SaaS customer base (data files and ground truth).")(sim)
 
 

@@ -144,3 +144,119 @@ ENTITY_TABLES: dict[str, Table] = {
     "surveys": survey_responses,
     "team": team_members,
 }
+
+# ---------------------------------------------------------------------------------------------- motion
+# CTAs, their audit trail, signal firings, segment and tier history, overrides and motion runs.
+# Imported here so this block is a pure addition to the file.
+from sqlalchemy import Boolean, Index, UniqueConstraint  # noqa: E402
+
+ctas = Table(
+    "ctas",
+    metadata,
+    Column("cta_id", String(64), primary_key=True),
+    Column("account_id", String(ID), nullable=False),
+    Column("cta_type", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("playbook_id", String(ID), nullable=False),
+    Column("definition_hash", String(64), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("due", Date, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("script", Text, nullable=False),
+    Column("complete_on", String(16), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("auto_close", Boolean, nullable=False),
+    Column("checklist", JSON, nullable=False),
+    Column("follow_up_days", Integer),
+    Column("status", String(16), nullable=False),
+    Column("owner_id", String(ID)),
+    Column("owner_reason", Text),
+    Column("created_on", Date, nullable=False),
+    Column("updated_on", Date, nullable=False),
+    Column("last_fired_on", Date, nullable=False),
+    Column("fire_count", Integer, nullable=False),
+    Column("snoozed_until", Date),
+    Column("snooze_reason", Text),
+    Column("escalated_to", String(ID)),
+    Column("closed_on", Date),
+    Column("close_reason", Text),
+    Column("follow_up_of", String(64)),
+    Index("ix_ctas_key", "account_id", "cta_type", "reason"),
+    Index("ix_ctas_status_owner", "status", "owner_id"),
+)
+
+cta_log = Table(
+    "cta_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cta_id", String(64), nullable=False, index=True),
+    Column("on", Date, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(ID), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+signal_fires = Table(
+    "signal_fires",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("signal_id", String(ID), nullable=False),
+    Column("account_id", String(ID), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("definition_hash", String(64), nullable=False),
+    Column("inputs", JSON, nullable=False),
+    Column("suppressed_reason", Text),
+    UniqueConstraint("signal_id", "account_id", "day", name="uq_signal_fires_signal_account_day"),
+)
+
+segment_membership = Table(
+    "segment_membership",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("segment_id", String(ID), nullable=False),
+    Column("account_id", String(ID), nullable=False),
+    Column("entered", Date, nullable=False),
+    Column("left", Date),
+    Column("definition_hash", String(64), nullable=False),
+    Index("ix_segment_membership_segment_left", "segment_id", "left"),
+)
+
+tier_history = Table(
+    "tier_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(ID), nullable=False, index=True),
+    Column("tier", String(64), nullable=False),
+    Column("entered", Date, nullable=False),
+    Column("left", Date),
+    Column("reason", Text, nullable=False),
+)
+
+tier_overrides = Table(
+    "tier_overrides",
+    metadata,
+    Column("account_id", String(ID), primary_key=True),
+    Column("tier", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("expires", Date),
+    Column("created_on", Date, nullable=False),
+    Column("created_by", String(ID), nullable=False),
+)
+
+motion_runs = Table(
+    "motion_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("definitions_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("counts", JSON),
+)
+
+MOTION_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (ctas, cta_log, signal_fires, segment_membership, tier_history, tier_overrides, motion_runs)
+}

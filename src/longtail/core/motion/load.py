@@ -271,7 +271,9 @@ class _Builder:
     def _check_promotions(self, p: _Parsed, tiers: Tiers) -> None:
         for i, promo in enumerate(tiers.promotions):
             try:
-                self.conditions[f"promotion:{i}"] = parse_condition(promo.when, self.columns)
+                # The tier is what a promotion decides, so its condition cannot read it.
+                columns = {k: v for k, v in self.columns.items() if k != "tier"}
+                self.conditions[f"promotion:{i}"] = parse_condition(promo.when, columns)
             except ExpressionError as exc:
                 line = p.lines.get(("tiers", "promotions", i), 1)
                 raise ConfigError(locate(p.source, line, f"tiers.promotions[{i}].when", str(exc))) from exc

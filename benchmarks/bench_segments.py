@@ -1,0 +1,205 @@
+"""Benchmark: segments, tiers and edge-triggered signals for 1M accounts against a hand-written DuckDB floor.
+
+    .venv/bin/python benchmarks/bench_segments.py            # 1M accounts
+    .venv/bin/python benchmarks/bench_segments.py --quick    # 100k accounts
+    .venv/bin/python benchmarks/bench_segments.py --accounts 250000 --repeat 3
+
+Generates two feature tables with numpy (today, and the previous evaluation with perturbed values plus each
+account's previous tier) as Parquet in a temporary folder, then measures on DuckDB in this process:
+
+    ours   longtail.core.motion: segment_table (6 segments, 2 of them overlays), tier_inputs + assign_tiers
+           (3 bands, 10% hysteresis, 2 promotions, 100 overrides, a reason on every row) and edge_table
+           (6 edge signals, inputs as JSON), each materialised to Arrow; building the Ibis expressions included
+    floor  the same predicates written by hand as ONE DuckDB SQL query over the same Parquet files (today LEFT
+           JOIN previous): the segment booleans, the tier with hysteresis and promotions, one fired flag per
+           signal, fetched to Arrow. It builds no reasons, no JSON inputs and no long form, so it is a lower bound.
+
+`ratio` = ours / floor (wall seconds, best of --repeat). Wall-clock figures are never asserted; the script exits 1
+only when a result is wrong: segment member counts, tier counts or the number of fires differ from the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+DEFAULT_ACCOUNTS = 1_000_000
+QUICK_ACCOUNTS = 100_000
+AS_OF = date(2026, 6, 30)
+TARGET_RATIO = 1.0
+COUNT_COLUMNS = [
+    "events_7d", "events_28d", "events_90d", "core_events_28d", "sticky_events_28d", "integration_events_28d",
+    "admin_events_28d", "reports_events_28d", "invites_events_28d", "events_prev_28d", "logins_7d", "logins_28d",
+    "active_users_7d", "active_users_28d", "seats", "feature_breadth_28d", "days_since_last_activity",
+    "days_since_champion_active", "days_since_admin_active", "milestones_reached", "days_to_first_value",
+    "tickets_open", "tickets_opened_30d", "tickets_high_priority_open", "days_to_renewal", "tenure_days",
+]
+FLOAT_COLUMNS = ["events_change_pct", "seat_utilisation", "median_resolution_hours_90d", "nps_latest", "nps_change",
+                 "csat_latest", "mrr", "arr"]
+SEGMENTS = {
+    "low_usage": "events_28d < 20",
+    "pooled": "arr < 25000",
+    "detractor": "nps_latest < 0",
+    "renewal_soon": "days_to_renewal <= 90 AND days_to_renewal > 0",
+}
+OVERLAYS = {"at_risk_pooled": (("low_usage", "pooled"), (), ()), "watch": ((), ("detractor", "renewal_soon"),
+                                                                          ("low_usage",))}
+SIGNALS = {
+    "no_login_14d": "days_since_last_activity >= 14",
+    "renewal_120": "days_to_renewal <= 120 AND days_to_renewal > 0",
+    "renewal_90": "days_to_renewal <= 90 AND days_to_renewal > 0",
+    "renewal_60": "days_to_renewal <= 60 AND days_to_renewal > 0",
+    "renewal_30": "days_to_renewal <= 30 AND days_to_renewal > 0",
+    "low_seats": "seat_utilisation < 0.3 AND seats >= 10",
+}
+PROMOTIONS = [("seats >= 200", "named", "strategic: 200+ seats"), ("nps_latest < -50", "mid", "risk: detractor")]
+TIERS = ["pooled", "mid", "named"]
+OVERRIDES = 100
+
+
+def generate(folder: Path, accounts: int) -> None:
+    """today.parquet and previous.parquet: the feature columns, ~5% nulls in the survey/money columns."""
+    rng = np.random.default_rng(7)
+    ids = pa.array([f"a{i}" for i in range(accounts)], pa.string())
+    today: dict[str, Any] = {"account_id": ids, "as_of": pa.array(np.full(accounts, AS_OF, dtype="datetime64[D]"))}
+    for name in COUNT_COLUMNS:
+        today[name] = rng.integers(0, 400, accounts).astype(np.int64)
+    for name in FLOAT_COLUMNS:
+        today[name] = rng.normal(0, 50, accounts)
+    today["seat_utilisation"] = rng.random(accounts)
+    today["arr"] = rng.lognormal(10, 1.2, accounts)
+    today["mrr"] = today["arr"] / 12
+    prev = dict(today)
+    prev["days_to_renewal"] = today["days_to_renewal"] + 1
+    prev["days_since_last_activity"] = np.maximum(today["days_since_last_activity"] - rng.integers(0, 3, accounts), 0)
+    prev["seat_utilisation"] = np.clip(today["seat_utilisation"] + rng.normal(0, 0.05, accounts), 0, 1)
+    prev["arr"] = today["arr"] * rng.normal(1, 0.05, accounts)
+    arrays = {}
+    for side, data in (("today", today), ("previous", prev)):
+        columns = {k: (v if isinstance(v, pa.Array) else pa.array(v)) for k, v in data.items()}
+        for name in ("nps_latest", "csat_latest", "arr"):
+            mask = rng.random(accounts) < 0.05
+            columns[name] = pa.array(np.asarray(data[name]), mask=mask)
+        arrays[side] = columns
+    bands = np.searchsorted(np.array([25_000.0, 100_000.0]), np.nan_to_num(prev["arr"]), side="right")
+    arrays["previous"]["tier"] = pa.array(np.array(TIERS, dtype=object)[bands], pa.string())
+    for side, columns in arrays.items():
+        pq.write_table(pa.table(columns), folder / f"{side}.parquet")
+
+
+def ours(folder: Path) -> dict[str, Any]:
+    import ibis
+    import pyarrow.compute as pc
+
+    from longtail.core.expressions import columns_of, parse_condition
+    from longtail.core.motion.segments import SegmentSpec, segment_table
+    from longtail.core.motion.signals import ConditionSignal, edge_table
+    from longtail.core.motion.tiers import Override, Promotion, TierBand, TierPolicy, assign_tiers_from, tier_inputs
+
+    con = ibis.duckdb.connect()
+    began = time.perf_counter()
+    today = con.read_parquet(str(folder / "today.parquet"), table_name="today")
+    previous = con.read_parquet(str(folder / "previous.parquet"), table_name="previous")
+    cols = columns_of(today)
+    specs = [SegmentSpec.of(k, parse_condition(v, cols)) for k, v in SEGMENTS.items()]
+    specs += [SegmentSpec.of(k, all_of=a, any_of=o, none_of=n) for k, (a, o, n) in OVERLAYS.items()]
+    segments = con.to_pyarrow(segment_table(today, specs))
+    t_segments = time.perf_counter()
+    policy = TierPolicy("arr", (TierBand("pooled"), TierBand("mid", 25_000), TierBand("named", 100_000)), 10,
+                        tuple(Promotion(parse_condition(c, cols), t, r) for c, t, r in PROMOTIONS))
+    prior = con.to_pyarrow(previous.select("account_id", "tier"))
+    overrides = [Override(f"a{i * 7}", "named", "exec sponsor", date(2026, 12, 31)) for i in range(OVERRIDES)]
+    tiers = assign_tiers_from(con.to_pyarrow(tier_inputs(today, policy)), prior, overrides, AS_OF, policy)
+    t_tiers = time.perf_counter()
+    signals = [ConditionSignal.of(k, parse_condition(v, cols)) for k, v in SIGNALS.items()]
+    fires = con.to_pyarrow(edge_table(today, previous, signals))
+    done = time.perf_counter()
+    counts = {s.segment_id: int(pc.sum(segments.column(f"seg_{s.segment_id}")).as_py() or 0) for s in specs}
+    tier_counts = {t: int(pc.sum(pc.equal(tiers.column("tier"), t)).as_py() or 0) for t in TIERS}
+    return {"seconds": done - began, "segments_s": t_segments - began, "tiers_s": t_tiers - t_segments,
+            "signals_s": done - t_tiers, "counts": counts, "tiers": tier_counts, "fires": fires.num_rows,
+            "rows": segments.num_rows}
+
+
+def floor(folder: Path) -> dict[str, Any]:
+    import duckdb
+
+    con = duckdb.connect()
+    began = time.perf_counter()
+
+    def cond(text: str, side: str) -> str:
+        return f"COALESCE({text.replace('days_', side + '.days_').replace('seat', side + '.seat')}, FALSE)"
+
+    seg = {k: cond(v.replace("events_28d", "t.events_28d").replace("arr", "t.arr").replace("nps_latest",
+                                                                                            "t.nps_latest"), "t")
+           for k, v in SEGMENTS.items()}
+    seg["at_risk_pooled"] = f"({seg['low_usage']} AND {seg['pooled']})"
+    seg["watch"] = f"(({seg['detractor']} OR {seg['renewal_soon']}) AND NOT {seg['low_usage']})"
+    fired = [f"({cond(v, 't')} AND NOT COALESCE({cond(v, 'p')}, FALSE)) AS fired_{k}" for k, v in SIGNALS.items()]
+    plain = "CASE WHEN t.arr >= 100000 THEN 2 WHEN t.arr >= 25000 THEN 1 ELSE 0 END"
+    raised = "CASE WHEN t.arr >= 110000 THEN 2 WHEN t.arr >= 27500 THEN 1 ELSE 0 END"
+    lowered = "CASE WHEN t.arr >= 90000 THEN 2 WHEN t.arr >= 22500 THEN 1 ELSE 0 END"
+    prev = "CASE p.tier WHEN 'pooled' THEN 0 WHEN 'mid' THEN 1 WHEN 'named' THEN 2 END"
+    base = (f"CASE WHEN t.arr IS NULL THEN COALESCE({prev}, 0) WHEN {prev} IS NULL THEN {plain} "
+            f"WHEN {raised} > {prev} THEN {raised} WHEN {lowered} < {prev} THEN {lowered} ELSE {prev} END")
+    promoted = f"greatest({base}, CASE WHEN t.seats >= 200 THEN 2 WHEN t.nps_latest < -50 THEN 1 ELSE 0 END)"
+    override = f"CASE WHEN t.account_id IN ({', '.join(repr(f'a{i * 7}') for i in range(OVERRIDES))}) THEN 2 END"
+    table = con.execute(f"""
+        SELECT t.account_id, {', '.join(f'{v} AS seg_{k}' for k, v in seg.items())},
+               COALESCE({override}, {promoted}) AS tier, {', '.join(fired)}
+        FROM read_parquet('{folder}/today.parquet') t
+        LEFT JOIN read_parquet('{folder}/previous.parquet') p USING (account_id)""").to_arrow_table()
+    seconds = time.perf_counter() - began
+    import pyarrow.compute as pc
+
+    counts = {k: int(pc.sum(table.column(f"seg_{k}")).as_py() or 0) for k in seg}
+    tier_counts = {t: int(pc.sum(pc.equal(table.column("tier"), i)).as_py() or 0) for i, t in enumerate(TIERS)}
+    fires = sum(int(pc.sum(table.column(f"fired_{k}")).as_py() or 0) for k in SIGNALS)
+    return {"seconds": seconds, "counts": counts, "tiers": tier_counts, "fires": fires, "rows": table.num_rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help=f"{QUICK_ACCOUNTS:,} accounts")
+    ap.add_argument("--accounts", type=int, default=None)
+    ap.add_argument("--repeat", type=int, default=2, help="measure each side this many times; report the best")
+    args = ap.parse_args(argv)
+    accounts = args.accounts or (QUICK_ACCOUNTS if args.quick else DEFAULT_ACCOUNTS)
+    folder = Path(tempfile.mkdtemp(prefix="lt-bench-segments-"))
+    try:
+        began = time.perf_counter()
+        generate(folder, accounts)
+        print(f"generated {accounts:,} accounts x 2 days in {time.perf_counter() - began:.1f} s", flush=True)
+        floors = [floor(folder) for _ in range(args.repeat)]
+        runs = [ours(folder) for _ in range(args.repeat)]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    best_floor = min(floors, key=lambda r: r["seconds"])
+    best = min(runs, key=lambda r: r["seconds"])
+    ratio = best["seconds"] / best_floor["seconds"]
+    print(f"accounts {accounts:,}  segments {len(SEGMENTS) + len(OVERLAYS)}  signals {len(SIGNALS)}  as_of {AS_OF}")
+    print(f"  floor  {best_floor['seconds']:8.2f} s  {accounts / best_floor['seconds']:12,.0f} rows/s")
+    print(f"  ours   {best['seconds']:8.2f} s  {accounts / best['seconds']:12,.0f} rows/s  (segments "
+          f"{best['segments_s']:.2f} s, tiers {best['tiers_s']:.2f} s, signals {best['signals_s']:.2f} s)")
+    print(f"  ratio  {ratio:8.2f}x (target <= {TARGET_RATIO:.0f}x; the floor builds no reasons, JSON or long form)")
+    print(f"  {best['fires']:,} fires; tiers {best['tiers']}")
+    ok = True
+    for key in ("counts", "tiers", "fires"):
+        if best[key] != best_floor[key]:
+            print(f"WRONG: {key} {best[key]} vs floor {best_floor[key]}", file=sys.stderr)
+            ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

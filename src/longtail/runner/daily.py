@@ -1,0 +1,269 @@
+"""The daily cycle: score, tiers, segments, triggers, playbooks, CTAs and routing, planned then applied.
+
+`plan_day` decides everything and changes nothing; `run_day` computes the same plan and applies it (safe to
+run twice for the same day: every step replaces or de-duplicates what that day already wrote).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from longtail.analytics.connect import connect, ensure_snapshots, workspace_feature_defs
+from longtail.analytics.health_run import checked_features, score_day, workspace_scorecards
+from longtail.analytics.motion_source import workspace_motion
+from longtail.core.health import ScorecardSet
+from longtail.core.motion.ctas import Cta, CtaEffect, CtaRequest, HoldDecision, escalate, hold_if_flooding, plan_ctas
+from longtail.core.motion.definitions import ConditionTrigger, Playbook
+from longtail.core.motion.load import Motion
+from longtail.core.motion.routing import Escalation, OpenCtaView, Team, Workload, escalations, route
+from longtail.core.motion.segments import membership_changes
+from longtail.core.motion.tiers import Override
+from longtail.runner import evaluate as ev
+from longtail.runner.effects import cta_requests, owner_requests, step_effects
+from longtail.runner.frame import account_fields, day_table, health_frame, stored_changes, stored_health
+from longtail.settings import Workspace
+from longtail.store.db import make_engine, migrate
+from longtail.store.motion import MotionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DayPlan:
+    """Everything a day of the motion would do, each with its reason."""
+
+    as_of: date
+    motion_hash: str
+    accounts: int
+    tier_changes: list[dict[str, Any]] = field(default_factory=list)
+    entered: dict[str, list[str]] = field(default_factory=dict)
+    left: dict[str, list[str]] = field(default_factory=dict)
+    fires: list[ev.Fire] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    cta_effects: tuple[CtaEffect, ...] = ()
+    owners: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    escalations: list[Escalation] = field(default_factory=list)
+    hold: HoldDecision | None = None
+    cursors: dict[str, str] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, Any]:
+        kinds: dict[str, int] = {}
+        for effect in self.cta_effects:
+            kinds[type(effect).__name__] = kinds.get(type(effect).__name__, 0) + 1
+        return {
+            "accounts": self.accounts, "tier_changes": len(self.tier_changes),
+            "segment_entries": sum(len(v) for v in self.entered.values()),
+            "segment_exits": sum(len(v) for v in self.left.values()),
+            "fires": sum(f.allowed for f in self.fires), "suppressed": sum(not f.allowed for f in self.fires),
+            "ctas_created": kinds.get("CreateCta", 0), "ctas_refreshed": kinds.get("RefreshCta", 0),
+            "ctas_closed": kinds.get("CloseCta", 0), "ctas_woken": kinds.get("WakeCta", 0),
+            "escalations": len(self.escalations), "held": bool(self.hold and self.hold.held),
+            "other_steps": len(self.steps),
+        }
+
+
+def open_store(ws: Workspace) -> MotionStore:
+    engine = make_engine(ws.database_url)
+    migrate(engine)
+    return MotionStore(engine)
+
+
+def team_of(ws: Workspace) -> Team:
+    ensure_snapshots(ws)
+    path = ws.tables_dir / "team.parquet"
+    return Team.from_rows(pq.read_table(path).to_pylist() if path.is_file() else [])
+
+
+def _accounts(ws: Workspace) -> pa.Table:
+    ensure_snapshots(ws)
+    return pq.read_table(ws.tables_dir / "accounts.parquet")
+
+
+@dataclass
+class Context:
+    """What a day needs that does not change from day to day."""
+
+    ws: Workspace
+    motion: Motion
+    cards: ScorecardSet
+    team: Team
+    fields: pa.Table
+    milestones: tuple[str, ...]
+
+
+def context(ws: Workspace) -> Context:
+    motion = workspace_motion(ws)
+    defs = workspace_feature_defs(ws)
+    fields = account_fields(_accounts(ws), motion.account_attributes, motion.team.routing.named_csm_attribute)
+    return Context(ws, motion, workspace_scorecards(ws), team_of(ws), fields, defs.milestone_events)
+
+
+def _day_table(ctx: Context, day: date, *, store_health: bool) -> pa.Table:
+    features = checked_features(ctx.ws, day)
+    if store_health:
+        results = score_day(ctx.ws, day, ctx.cards, features)
+    else:
+        results = stored_health(ctx.ws, day, features, ctx.cards)
+    week, month = stored_changes(ctx.ws, day)
+    return day_table(features, health_frame(results, week, month), ctx.fields)
+
+
+def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: MotionStore | None = None,
+             store_health: bool = False) -> DayPlan:
+    """Decide the day. With `store_health` the day's health is also stored (that is what `run` does)."""
+    ctx = ctx or context(ws)
+    store = store or open_store(ws)
+    motion = ctx.motion
+    plan = DayPlan(day, motion.hash, 0)
+    today = _day_table(ctx, day, store_health=store_health)
+    previous_day = day - timedelta(days=1)
+    # The previous day decides the edges; an account absent from it (not a customer yet) starts as false.
+    yesterday = _day_table(ctx, previous_day, store_health=False)
+    overrides = [Override(o.account_id, o.tier, o.reason, o.expires) for o in store.overrides(day).values()]
+    with connect(ws) as (con, tables):
+        previous_tiers = store.current_tiers()
+        today, assigned = ev.with_tiers(con, today, motion, previous=previous_tiers, overrides=overrides, day=day)
+        yesterday, _ = ev.with_tiers(con, yesterday, motion, previous=previous_tiers, overrides=overrides,
+                                     day=previous_day)
+        yesterday = ev.with_segments(con, yesterday, motion)
+        today = ev.with_segments(con, today, motion)
+        fires, holds = ev.condition_fires(con, today, yesterday, motion, day)
+        fires += ev.event_trigger_fires(con, tables, motion, day=day, since=previous_day, tz=ws.settings.timezone,
+                                        milestones=ctx.milestones)
+    plan.accounts = today.num_rows
+    _plan_tiers(plan, assigned)
+    _plan_segments(plan, store, today, motion)
+    plan.fires = ev.apply_throttle(fires, motion, _history(store, fires, motion, day), day)
+    hits = ev.playbook_hits(plan.fires, motion, today)
+    plan.steps = step_effects(hits, day)
+    requests = cta_requests(hits, motion, day)
+    _plan_ctas(plan, ctx, store, today, requests=requests, cleared=_cleared(store, motion, holds))
+    return plan
+
+
+def _plan_tiers(plan: DayPlan, assigned: pa.Table | None) -> None:
+    if assigned is None:
+        return
+    changed = assigned.filter(assigned.column("changed"))
+    plan.tier_changes = [{"account_id": r["account_id"], "from": r["previous_tier"], "to": r["tier"],
+                          "reason": r["reason"]} for r in changed.to_pylist()]
+
+
+def _plan_segments(plan: DayPlan, store: MotionStore, today: pa.Table, motion: Motion) -> None:
+    names = [*motion.segment_ids(), *motion.tier_names()]
+    stored = [(s, a) for s in names for a in sorted(store.membership(s))]
+    previous = pa.table({"segment_id": pa.array([s for s, _ in stored], pa.string()),
+                         "account_id": pa.array([a for _, a in stored], pa.string())})
+    flags = today.select(["account_id", *[c for c in today.column_names if c.startswith("seg_")]])
+    entered, left = membership_changes(previous, flags)
+    for row in entered.to_pylist():
+        plan.entered.setdefault(row["segment_id"], []).append(row["account_id"])
+    for row in left.to_pylist():
+        plan.left.setdefault(row["segment_id"], []).append(row["account_id"])
+
+
+def _history(store: MotionStore, fires: list[ev.Fire], motion: Motion, day: date
+             ) -> dict[str, dict[str, list[date]]]:
+    """Earlier allowed fires of each fired signal, as far back as its cooldown and cap look."""
+    history: dict[str, dict[str, list[date]]] = {}
+    for signal in sorted({f.signal_id for f in fires}):
+        trig = motion.triggers[next(f.trigger_id for f in fires if f.signal_id == signal)]
+        look = max(trig.cooldown_days, trig.cap.per_days if trig.cap else 0)
+        if look == 0:
+            continue
+        accounts = {f.account_id for f in fires if f.signal_id == signal}
+        for row in store.fires_between(signal, accounts, day - timedelta(days=look), day - timedelta(days=1)):
+            if row["suppressed_reason"] is None:
+                history.setdefault(signal, {}).setdefault(row["account_id"], []).append(row["day"])
+    return history
+
+
+def _cleared(store: MotionStore, motion: Motion, holds: Mapping[str, set[str]]) -> set[tuple[str, str, str]]:
+    """Keys of active CTAs whose playbook's condition trigger no longer holds for the account."""
+    books: dict[str, Playbook] = {b.id: b for b in motion.playbooks}
+    cleared: set[tuple[str, str, str]] = set()
+    for cta in store.open_ctas():
+        book = books.get(cta.playbook_id)
+        if book is None or not isinstance(motion.triggers.get(book.trigger), ConditionTrigger):
+            continue
+        if cta.account_id not in holds.get(book.trigger, set()):
+            cleared.add(cta.key)
+    return cleared
+
+
+def _plan_ctas(plan: DayPlan, ctx: Context, store: MotionStore, today: pa.Table, *, requests: list[CtaRequest],
+               cleared: set[tuple[str, str, str]]) -> None:
+    routing = ctx.motion.team.routing
+    open_ctas = store.open_ctas()
+    effects = plan_ctas(requests, open_ctas, plan.as_of, cleared=cleared)
+    effects, plan.hold = hold_if_flooding(effects, routing.volume_alarm)
+    plan.cta_effects = effects
+    workload = Workload(open_ctas=_open_counts(open_ctas), cursors=_cursors(store))
+    assignments, after = route(owner_requests(effects, today, store.list_ctas(), ctx.motion), ctx.team, workload,
+                               max_open_ctas=routing.max_open_ctas)
+    plan.owners = {a.key: (a.owner_id, a.reason) for a in assignments}
+    plan.cursors = dict(after.cursors)
+    if routing.escalate_after_days is not None:
+        tiers = dict(zip(today.column("account_id").to_pylist(), today.column("tier").to_pylist(), strict=True))
+        views = [OpenCtaView(c.cta_id, c.owner_id, tiers.get(c.account_id), c.due, c.status, c.escalated_to)
+                 for c in open_ctas]
+        plan.escalations = escalations(views, ctx.team, plan.as_of, routing.escalate_after_days)
+
+
+def _open_counts(ctas: list[Cta]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for cta in ctas:
+        if cta.owner_id:
+            counts[cta.owner_id] = counts.get(cta.owner_id, 0) + 1
+    return counts
+
+
+def _cursors(store: MotionStore) -> dict[str, str]:
+    runs = [r for r in store.runs() if r.get("status") == "done"]
+    if not runs:
+        return {}
+    latest = max(runs, key=lambda r: (r["as_of"], str(r["finished_at"])))
+    cursors = (latest.get("counts") or {}).get("cursors") or {}
+    return {str(k): str(v) for k, v in cursors.items()}
+
+
+def run_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: MotionStore | None = None) -> DayPlan:
+    """Plan the day and apply it: fires, memberships, tiers, CTAs with owners, escalations, the run record."""
+    ctx = ctx or context(ws)
+    store = store or open_store(ws)
+    run_id = hashlib.sha256(f"{day.isoformat()}:{ctx.motion.hash}".encode()).hexdigest()[:16]
+    store.start_run(run_id, day, ctx.motion.hash)
+    plan = plan_day(ws, day, ctx=ctx, store=store, store_health=True)
+    _apply(plan, store, ctx)
+    store.finish_run(run_id, "done", {**plan.counts(), "cursors": plan.cursors})
+    return plan
+
+
+def _apply(plan: DayPlan, store: MotionStore, ctx: Context) -> None:
+    day = plan.as_of
+    signals = {s.signal_id for s in ev.condition_signals(ctx.motion)[0]} | set(ctx.motion.triggers)
+    store.record_fires([{"signal_id": f.signal_id, "account_id": f.account_id, "day": day,
+                         "definition_hash": f.definition_hash, "inputs": f.inputs,
+                         "suppressed_reason": None if f.allowed else f.reason} for f in plan.fires],
+                       replace={(s, day) for s in signals})
+    for segment in sorted(set(plan.entered) | set(plan.left)):
+        key = f"segment:{segment}"
+        digest = ctx.motion.hash_of(key) if key in ctx.motion.defined else ctx.motion.hash_of("tiers")
+        store.apply_membership(segment, plan.entered.get(segment, []), plan.left.get(segment, []), day, digest)
+    if plan.tier_changes:
+        store.apply_tiers({c["account_id"]: (c["to"], c["reason"]) for c in plan.tier_changes}, day)
+    store.apply_effects(plan.cta_effects, day, owners=plan.owners)
+    moved = []
+    for item in plan.escalations:
+        cta = store.get_cta(item.cta_id)
+        if cta is not None and item.to_member is not None:
+            moved.append(escalate(cta, item.to_member, day, item.reason))
+    store.save_ctas(moved, "escalate", "motion")

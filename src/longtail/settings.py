@@ -188,3 +188,20 @@ def init_workspace(root: Path, *, timezone: str = "UTC") -> Workspace:
     if not gitignore.exists():
         gitignore.write_text(GITIGNORE, encoding="utf-8")
     return open_workspace(root)
+
+
+EXAMPLE_MOTION = Path(__file__).parent / "examples" / "motion"
+
+
+def copy_example(ws: Workspace) -> list[str]:
+    """Copy the example motion (segments, tiers, triggers, playbooks, team) into a new workspace's motion/."""
+    copied = []
+    for source in sorted(EXAMPLE_MOTION.glob("*.yml")):
+        target = ws.root / "motion" / source.name
+        if target.exists():
+            raise UsageError(f"{target} already exists; not overwriting it with the example")
+        target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        copied.append(f"motion/{source.name}")
+    if not copied:
+        raise UsageError(f"the example motion is missing from the installation ({EXAMPLE_MOTION})")
+    return copied

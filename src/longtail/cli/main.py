@@ -20,14 +20,14 @@ from longtail.cli.features import features
 from longtail.cli.health import health, score
 from longtail.cli.metrics import metrics
 from longtail.cli.motion import check, schema
-from longtail.cli.run import plan
+from longtail.cli.run import backtest, plan
 from longtail.cli.run import run as run_motion
 from longtail.cli.sim import sim
 from longtail.core.contract import KINDS, LOAD_ORDER, contract_schema, json_schema
 from longtail.errors import LongtailError, UsageError
 from longtail.ingest.formats import detect_format
 from longtail.ingest.loader import LoadResult, load_files
-from longtail.settings import Workspace, init_workspace, open_workspace
+from longtail.settings import Workspace, copy_example, init_workspace, open_workspace
 from longtail.summary import workspace_summary
 
 app = typer.Typer(
@@ -83,15 +83,19 @@ def _check_format(fmt: str) -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the workspace in.")] = Path("."),
     tz: Annotated[str, typer.Option("--timezone", help="Time zone for timestamps without an offset.")] = "UTC",
+    example: Annotated[bool, typer.Option("--example", help="Start from the example motion (docs/motion.md).")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Create a workspace: longtail.toml, motion/ and .gitignore."""
+    """Create a workspace: longtail.toml, motion/ and .gitignore (with --example, the example motion too)."""
     _setup(verbose)
     try:
         ws = init_workspace(directory, timezone=tz)
+        copied = copy_example(ws) if example else []
     except LongtailError as exc:
         raise _fail(exc) from exc
     out.print(f"Created workspace in {ws.root}")
+    if copied:
+        out.print(f"Example motion: {', '.join(copied)} (check it with: longtail check -w {directory})")
     out.print("Next: longtail load accounts FILE --workspace " + str(directory))
 
 
@@ -255,6 +259,7 @@ app.command("run", help="Run the daily motion cycle for a day or a range (tiers,
 )
 app.add_typer(ctas_cli.app, name="ctas", help="The CTA queue: list, show, snooze, start, done, cancel, approve.")
 app.command("plan", help="Show what a run of a day would do, for whom, why and to whom; changes nothing.")(plan)
+app.command("backtest", help="Replay the motion over history and measure each playbook against churn.")(backtest)
 app.command("sim", help="Generate a simulated SaaS customer base (data files and ground truth).")(sim)
 
 

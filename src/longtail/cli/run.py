@@ -9,10 +9,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, fail, parse_day, setup_logging
 from longtail.core.motion.ctas import CloseCta, CreateCta, CtaEffect, RefreshCta, WakeCta
 from longtail.errors import LongtailError, UsageError
+from longtail.runner.backtest import backtest as replay
 from longtail.runner.daily import DayPlan, context, open_store, plan_day, run_day
 from longtail.settings import open_workspace
 
@@ -131,3 +133,52 @@ def plan(as_of: Annotated[str, typer.Option("--as-of", help="The day, YYYY-MM-DD
         sys.stdout.write(json.dumps(plan_json(result), default=str) + "\n")
     else:
         _print(result, "would make")
+
+
+def backtest(
+    first: Annotated[str, typer.Option("--from", help="First day to replay, YYYY-MM-DD.")],
+    last: Annotated[str, typer.Option("--to", help="Last day to replay, YYYY-MM-DD (inclusive).")],
+    playbook: Annotated[str | None, typer.Option("--playbook", help="Only this playbook.")] = None,
+    every: Annotated[int, typer.Option("--every", help="Evaluate every N days (1 = daily, like run).")] = 1,
+    horizon: Annotated[int, typer.Option("--horizon", help="Churn horizon in days.")] = 90,
+    *, workspace: WorkspaceOpt = None, fmt: FmtOpt = "text", verbose: VerboseOpt = False,
+) -> None:
+    """Replay the motion over history (nothing is sent or stored) and measure each playbook against churn."""
+    setup_logging(verbose)
+    try:
+        if fmt not in ("text", "json"):
+            raise UsageError(f"--format must be text or json, not {fmt!r}")
+        d1, d2 = parse_day(first, "--from"), parse_day(last, "--to")
+        ws = open_workspace(workspace)
+        report = replay(ws, d1, d2, every=every, horizon_days=horizon, playbook=playbook)
+    except LongtailError as exc:
+        raise fail(exc, verbose) from exc
+    if fmt == "json":
+        sys.stdout.write(json.dumps(report, default=str) + "\n")
+        return
+    _print_backtest(report)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _print_backtest(report: dict[str, Any]) -> None:
+    out = Console(width=max(Console().width, 110))  # the table is unreadable when squeezed into 80 columns
+    out.print(f"backtest {report['from']} to {report['to']} ({report['evaluations']} evaluations, every "
+              f"{report['every_days']}d), churn within {report['horizon_days']} days; base rate "
+              f"{_pct(report['base_rate'])}; data to {report['data_end']}; {report['csm_count']} CSMs",
+              highlight=False)
+    table = Table()
+    for col in ("playbook", "fires", "accounts", "precision", "lift", "recall", "lead time (d)", "CTAs/CSM/week"):
+        table.add_column(col, justify="left" if col == "playbook" else "right")
+    rows = [(p["id"], p) for p in report["playbooks"]] + [(f"health: entered {b['band']}", b)
+                                                          for b in report["health_bands"]]
+    for name, p in rows:
+        table.add_row(name, f"{p['fires']:,}", f"{p['accounts']:,}", _pct(p["precision"]), _num(p["lift"], 2),
+                      _pct(p["recall"]), _num(p["lead_time_days"], 0), _num(p["ctas_per_csm_week"], 2))
+    out.print(table)

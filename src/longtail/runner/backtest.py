@@ -1,0 +1,148 @@
+"""Replay the motion over history without sending or storing anything, and score each playbook against churn.
+
+Each evaluated day goes through the same steps as `run` (features, health, tiers, segments, triggers with
+cooldowns and caps, playbook audiences), with state kept in memory instead of the store. The fires of each
+playbook are then measured by `longtail.core.motion.backtest` against the churns found in the subscriptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from longtail.analytics.connect import connect, workspace_feature_defs
+from longtail.core.features import AnalyticTables, FeatureSet, feature_table
+from longtail.core.health import HealthResult, PreviousState, score_table
+from longtail.core.motion.backtest import (
+    DEFAULT_HORIZON_DAYS,
+    band_stats,
+    outcomes_from_subscriptions,
+    population_from_subscriptions,
+    rule_stats,
+)
+from longtail.errors import UsageError
+from longtail.runner import evaluate as ev
+from longtail.runner.daily import Context, context
+from longtail.runner.frame import day_table, health_frame
+from longtail.settings import Workspace
+
+MAX_EVALUATIONS = 2_000
+
+
+@dataclass
+class _State:
+    """What the store would hold between days, kept in memory for the replay."""
+
+    health: dict[str, PreviousState] = field(default_factory=dict)
+    scores: dict[date, dict[str, float]] = field(default_factory=dict)
+    tiers: dict[str, str] = field(default_factory=dict)
+    previous: pa.Table | None = None
+    previous_day: date | None = None
+    history: dict[str, dict[str, list[date]]] = field(default_factory=dict)
+    fires: dict[str, set[tuple[date, str]]] = field(default_factory=dict)
+    bands: list[tuple[date, str, str]] = field(default_factory=list)
+
+
+def evaluation_days(first: date, last: date, every: int) -> list[date]:
+    if every < 1:
+        raise UsageError("--every must be at least 1 day")
+    if last < first:
+        raise UsageError(f"--to ({last}) must not be before --from ({first})")
+    days = [first + timedelta(days=i) for i in range(0, (last - first).days + 1, every)]
+    if len(days) > MAX_EVALUATIONS:
+        raise UsageError(f"{len(days)} evaluation days; the limit is {MAX_EVALUATIONS} (use a larger --every)")
+    return days
+
+
+def _remember(state: _State, day: date, results: list[HealthResult]) -> None:
+    for r in results:
+        state.health[r.account_id] = PreviousState(
+            as_of=day, band=r.band, score=r.score, pending_band=r.pending_band, pending_since=r.pending_since,
+            component_values={c.metric: c.value for c in r.components if c.value is not None},
+            scorecard=r.scorecard)
+        state.bands.append((day, r.account_id, r.band))
+    state.scores[day] = {r.account_id: r.score for r in results}
+    for old in [d for d in state.scores if (day - d).days > 30]:
+        del state.scores[old]
+
+
+def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: FeatureSet, *, day: date,
+         state: _State) -> None:
+    ws, motion = ctx.ws, ctx.motion
+    features = con.to_pyarrow(feature_table(tables, day, defs, tz=ws.settings.timezone))
+    results = score_table(features, ctx.cards, state.health, as_of=day)
+    week = state.scores.get(day - timedelta(days=7), {})
+    month = state.scores.get(day - timedelta(days=30), {})
+    _remember(state, day, results)
+    today = day_table(features, health_frame(results, week, month), ctx.fields)
+    today, assigned = ev.with_tiers(con, today, motion, previous=state.tiers, overrides=(), day=day)
+    if assigned is not None:
+        state.tiers = dict(zip(assigned.column("account_id").to_pylist(), assigned.column("tier").to_pylist(),
+                               strict=True))
+    today = ev.with_segments(con, today, motion)
+    fires, _ = ev.condition_fires(con, today, state.previous, motion, day)
+    since = state.previous_day if state.previous_day is not None else day - timedelta(days=1)
+    fires += ev.event_trigger_fires(con, tables, motion, day=day, since=since, tz=ws.settings.timezone,
+                                    milestones=ctx.milestones)
+    fires = ev.apply_throttle(fires, motion, state.history, day)
+    for fire in fires:
+        if fire.allowed:
+            state.history.setdefault(fire.signal_id, {}).setdefault(fire.account_id, []).append(day)
+    for hit in ev.playbook_hits(fires, motion, today):
+        state.fires.setdefault(hit.playbook.id, set()).add((day, hit.account_id))
+    state.previous, state.previous_day = today, day
+
+
+def _fires_table(pairs: set[tuple[date, str]]) -> pa.Table:
+    ordered = sorted(pairs)
+    return pa.table({"day": pa.array([d for d, _ in ordered], pa.date32()),
+                     "account_id": pa.array([a for _, a in ordered], pa.string())})
+
+
+def backtest(ws: Workspace, first: date, last: date, *, every: int = 1, horizon_days: int = DEFAULT_HORIZON_DAYS,
+             playbook: str | None = None) -> dict[str, Any]:
+    """Per playbook: fires, accounts, precision, recall, lead time and CTA load over [first, last]."""
+    if horizon_days < 1:
+        raise UsageError("--horizon must be at least 1 day")
+    days = evaluation_days(first, last, every)
+    ctx = context(ws)
+    books = [b for b in ctx.motion.playbooks if b.enabled and (playbook is None or b.id == playbook)]
+    if playbook is not None and not books:
+        known = ", ".join(b.id for b in ctx.motion.playbooks) or "none"
+        raise UsageError(f"no enabled playbook {playbook!r} (playbooks: {known})")
+    defs = workspace_feature_defs(ws)
+    state = _State()
+    with connect(ws) as (con, tables):
+        for day in days:
+            _day(ctx, con, tables, defs, day=day, state=state)
+        subs = con.to_pyarrow(tables.subscriptions)
+        data_end = _data_end(con, tables, last)
+    outcomes = outcomes_from_subscriptions(subs, data_end)
+    population = population_from_subscriptions(subs, days)
+    csms = max(1, len(ctx.team.csms()))
+    report = []
+    for book in books:
+        stats = rule_stats(_fires_table(state.fires.get(book.id, set())), outcomes, population,
+                           horizon_days=horizon_days, start=first, end=last, csm_count=csms)
+        report.append({"id": book.id, "trigger": book.trigger, "objective": book.objective, **stats.as_dict()})
+    health = pa.table({"day": pa.array([d for d, _, _ in state.bands], pa.date32()),
+                       "account_id": pa.array([a for _, a, _ in state.bands], pa.string()),
+                       "band": pa.array([b for _, _, b in state.bands], pa.string())})
+    bands = sorted({b for _, _, b in state.bands})
+    band_report = [{"band": b, **band_stats(health, b, outcomes, population, horizon_days=horizon_days, start=first,
+                                            end=last, csm_count=csms).as_dict()} for b in bands]
+    base = next((r["base_rate"] for r in report), None) if report else (
+        band_report[0]["base_rate"] if band_report else None)
+    return {"from": first.isoformat(), "to": last.isoformat(), "every_days": every, "horizon_days": horizon_days,
+            "evaluations": len(days), "data_end": data_end.isoformat(), "csm_count": csms,
+            "motion_hash": ctx.motion.hash, "base_rate": base, "playbooks": report, "health_bands": band_report}
+
+
+def _data_end(con: ibis.BaseBackend, tables: AnalyticTables, last: date) -> date:
+    """The last day the data covers (the latest event's day); churn after it is unknown, so fires are censored."""
+    latest = con.to_pyarrow(tables.events.select(ts=tables.events.ts.max())).column("ts")[0].as_py()
+    return latest.date() if latest is not None else last

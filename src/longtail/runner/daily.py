@@ -6,7 +6,6 @@ run twice for the same day: every step replaces or de-duplicates what that day a
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,16 @@ from longtail.analytics.connect import connect, ensure_snapshots, workspace_feat
 from longtail.analytics.health_run import checked_features, score_day, workspace_scorecards
 from longtail.analytics.motion_source import workspace_motion
 from longtail.core.health import ScorecardSet
-from longtail.core.motion.ctas import Cta, CtaEffect, CtaRequest, HoldDecision, escalate, hold_if_flooding, plan_ctas
+from longtail.core.motion.ctas import (
+    CloseCta,
+    Cta,
+    CtaEffect,
+    CtaRequest,
+    HoldDecision,
+    escalate,
+    hold_if_flooding,
+    plan_ctas,
+)
 from longtail.core.motion.definitions import ConditionTrigger, Playbook
 from longtail.core.motion.load import Motion
 from longtail.core.motion.routing import Escalation, OpenCtaView, Team, Workload, escalations, route
@@ -213,8 +221,9 @@ def _plan_ctas(plan: DayPlan, ctx: Context, store: MotionStore, today: pa.Table,
     plan.cursors = dict(after.cursors)
     if routing.escalate_after_days is not None:
         tiers = dict(zip(today.column("account_id").to_pylist(), today.column("tier").to_pylist(), strict=True))
+        closing = {e.cta_id for e in effects if isinstance(e, CloseCta)}  # closed today: nothing to escalate
         views = [OpenCtaView(c.cta_id, c.owner_id, tiers.get(c.account_id), c.due, c.status, c.escalated_to)
-                 for c in open_ctas]
+                 for c in open_ctas if c.cta_id not in closing]
         plan.escalations = escalations(views, ctx.team, plan.as_of, routing.escalate_after_days)
 
 
@@ -239,7 +248,9 @@ def run_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Moti
     """Plan the day and apply it: fires, memberships, tiers, CTAs with owners, escalations, the run record."""
     ctx = ctx or context(ws)
     store = store or open_store(ws)
-    run_id = hashlib.sha256(f"{day.isoformat()}:{ctx.motion.hash}".encode()).hexdigest()[:16]
+    # Every execution gets its own record; a second run of the same day is a new run that changes nothing.
+    attempt = sum(1 for r in store.runs() if r["as_of"] == day) + 1
+    run_id = f"{day.isoformat()}-{ctx.motion.hash[:8]}-{attempt}"
     store.start_run(run_id, day, ctx.motion.hash)
     plan = plan_day(ws, day, ctx=ctx, store=store, store_health=True)
     _apply(plan, store, ctx)

@@ -7,7 +7,7 @@ ACCOUNTS=${DEMO_ACCOUNTS:-800}
 DAYS=${DEMO_DAYS:-365}
 
 rm -rf "$DEMO_DIR"
-"$BIN/longtail" init "$DEMO_DIR/workspace" >/dev/null
+"$BIN/longtail" init "$DEMO_DIR/workspace" --example >/dev/null
 echo "== 1. Simulating $ACCOUNTS accounts over $DAYS days"
 "$BIN/longtail" sim --accounts "$ACCOUNTS" --days "$DAYS" --start 2025-01-01 --seed 7 \
   --format parquet --out "$DEMO_DIR/data"
@@ -29,3 +29,11 @@ if [ -n "$RED" ]; then
   echo "== 6. Why one red account is red, and what would turn it green"
   "$BIN/longtail" health "$RED" --as-of 2025-12-31 --workspace "$DEMO_DIR/workspace"
 fi
+
+echo
+echo "== 7. The example motion (motion/*.yml): check it, then run the last day (CTAs routed to the team)"
+"$BIN/longtail" check --workspace "$DEMO_DIR/workspace"
+"$BIN/longtail" run --as-of 2025-12-31 --workspace "$DEMO_DIR/workspace"
+echo
+echo "== 8. Would these playbooks have caught churn? Backtest over Q2-Q3, evaluated weekly"
+"$BIN/longtail" backtest --from 2025-04-01 --to 2025-09-30 --every 7 --workspace "$DEMO_DIR/workspace"

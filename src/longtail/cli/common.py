@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from longtail.errors import LongtailError, UsageError
 
@@ -35,7 +36,7 @@ def fail(exc: LongtailError, verbose: bool) -> typer.Exit:
     """Report `exc` in one line (plus the traceback with --verbose); returns the Exit to raise."""
     if verbose:
         console.print_exception()
-    console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 

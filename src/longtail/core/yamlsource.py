@@ -37,22 +37,31 @@ def read_yaml(text: str, source: str) -> tuple[Any, dict[Path_, int]]:
     return data, lines
 
 
-def line_map(node: yaml.Node | None, path: Path_ = (), lines: dict[Path_, int] | None = None) -> dict[Path_, int]:
-    """Line (1-based) of every mapping key and sequence item, by its path from the root."""
+def line_map(node: yaml.Node | None, path: Path_ = (), lines: dict[Path_, int] | None = None,
+             seen: set[int] | None = None) -> dict[Path_, int]:
+    """Line (1-based) of every mapping key and sequence item, by its path from the root.
+
+    An alias reuses its anchor's node; each node is walked once (`seen`), or a YAML bomb of nested
+    aliases would take exponential time here.
+    """
     lines = {} if lines is None else lines
+    seen = set() if seen is None else seen
     if node is None:
         return lines
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen:
+        return lines
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             sub = (*path, str(key.value))
             lines[sub] = key.start_mark.line + 1
-            line_map(value, sub, lines)
+            line_map(value, sub, lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             sub = (*path, index)
             lines[sub] = item.start_mark.line + 1
-            line_map(item, sub, lines)
+            line_map(item, sub, lines, seen)
     return lines
 
 

@@ -200,7 +200,8 @@ def _cleared(store: MotionStore, motion: Motion, holds: Mapping[str, set[str]]) 
     cleared: set[tuple[str, str, str]] = set()
     for cta in store.open_ctas():
         book = books.get(cta.playbook_id)
-        if book is None or not isinstance(motion.triggers.get(book.trigger), ConditionTrigger):
+        # A disabled playbook's trigger is not evaluated, so silence is not "cleared": its CTAs stay as they are.
+        if book is None or not book.enabled or not isinstance(motion.triggers.get(book.trigger), ConditionTrigger):
             continue
         if cta.account_id not in holds.get(book.trigger, set()):
             cleared.add(cta.key)

@@ -81,14 +81,6 @@ class Tiers(Strict):
             raise ValueError("tier names must be unique")
         return bands
 
-    @model_validator(mode="after")
-    def _promotion_targets(self) -> Tiers:
-        names = {b.tier for b in self.bands}
-        for promo in self.promotions:
-            if promo.to not in names:
-                raise ValueError(f"promotion to {promo.to!r}: no such tier (tiers: {', '.join(sorted(names))})")
-        return self
-
 
 class Cap(Strict):
     fires: int = Field(ge=1, le=10_000)

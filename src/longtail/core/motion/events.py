@@ -56,7 +56,9 @@ def event_fires(tables: AnalyticTables, trigger: EventTrigger, window: Window,
             n=hits.count(), first_at=hits.ts.min(), value=hits.score.min().cast("string"))
     if kind == "ticket_escalated":
         t = tables.tickets
-        hits = t.filter(t.priority.isin(list(trigger.priorities)) & _inside(t.opened_at, window))
+        # Priorities are compared without case, as the tickets_high_priority_open feature does.
+        wanted = [p.lower() for p in trigger.priorities]
+        hits = t.filter(t.priority.lower().isin(wanted) & _inside(t.opened_at, window))
         return hits.group_by("account_id").aggregate(
             n=hits.count(), first_at=hits.opened_at.min(), value=hits.ticket_id.min())
     if kind == "champion_changed":

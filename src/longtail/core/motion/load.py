@@ -269,13 +269,17 @@ class _Builder:
                 continue
 
     def _check_promotions(self, p: _Parsed, tiers: Tiers) -> None:
+        names = [b.tier for b in tiers.bands]
         for i, promo in enumerate(tiers.promotions):
+            line = p.lines.get(("tiers", "promotions", i), 1)
+            if promo.to not in names:
+                raise ConfigError(locate(p.source, line, f"tiers.promotions[{i}].to",
+                                         f"no tier {promo.to!r}{_hint(promo.to, names)} (tiers: {', '.join(names)})"))
             try:
                 # The tier is what a promotion decides, so its condition cannot read it.
                 columns = {k: v for k, v in self.columns.items() if k != "tier"}
                 self.conditions[f"promotion:{i}"] = parse_condition(promo.when, columns)
             except ExpressionError as exc:
-                line = p.lines.get(("tiers", "promotions", i), 1)
                 raise ConfigError(locate(p.source, line, f"tiers.promotions[{i}].when", str(exc))) from exc
 
     def _check_playbooks(self, playbooks: list[Playbook], triggers: Mapping[str, Trigger], segs: set[str]) -> None:

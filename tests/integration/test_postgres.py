@@ -76,13 +76,13 @@ def _upgrade_keeps_rows(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(insert(accounts), [{"account_id": f"a{i}", "name": f"n{i}", "row_hash": "h"} for i in range(50)])
     migrate(engine)
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
     assert "load_runs" in inspect(engine).get_table_names()
     with engine.connect() as conn:
         names = conn.execute(select(accounts.c.name).order_by(accounts.c.account_id)).scalars().all()
     assert sorted(names) == sorted(f"n{i}" for i in range(50))
     migrate(engine)  # idempotent
-    assert current_revision(engine) == "0003"
+    assert current_revision(engine) == "0004"
 
 
 def test_migrations_upgrade_sqlite_without_losing_rows(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def store(request: pytest.FixtureRequest) -> MotionStore:
 
 
 def test_migration_0003_matches_the_motion_tables(sqlite_engine: Engine) -> None:
-    assert current_revision(sqlite_engine) == "0003"
+    assert current_revision(sqlite_engine) == "0004"
     inspector = inspect(sqlite_engine)
     for table in MOTION_TABLES.values():
         migrated = {c["name"]: (str(c["type"]), c["nullable"]) for c in inspector.get_columns(table.name)}

@@ -137,3 +137,31 @@ def test_backtest_against_the_simulators_ground_truth(ws: Workspace, source: Pat
     assert {b["band"] for b in report["health_bands"]} >= {"red"}
     # The renewal rule fires ahead of the renewals where churn happens: it must beat the base rate.
     assert books["renewal_outreach"]["lift"] is not None and books["renewal_outreach"]["lift"] > 1
+
+
+def test_run_measures_playbook_success_at_the_horizon(ws: Workspace) -> None:
+    (ws.root / "motion" / "quick.yml").write_text(
+        "playbooks:\n"
+        "  - id: quick_check\n"
+        "    objective: Measure success two days after a usage drop\n"
+        "    trigger: usage_down_30\n"
+        "    steps: [{type: alert, message: usage dropped}]\n"
+        "    success: {when: \"events_7d >= 0\", horizon_days: 2}\n")
+    store = open_store(ws)
+    first = run_day(ws, DAY, store=store)
+    hits = [h for h in first.hits if h.playbook_id == "quick_check"]
+    assert hits and all(h.success_due == DAY + timedelta(days=2) for h in hits)
+    assert not [o for o in first.success if o.check.playbook_id == "quick_check"]
+    run_day(ws, DAY + timedelta(days=1), store=store)
+    third = run_day(ws, DAY + timedelta(days=2), store=store)
+    checked = [o for o in third.success if o.check.playbook_id == "quick_check" and o.check.hit_on == DAY]
+    assert {o.check.account_id for o in checked} == {h.account_id for h in hits}
+    # events_7d >= 0 holds for every account still in the data; an account gone from it has failed.
+    assert all(o.success == ("no longer a customer" not in o.reason) for o in checked)
+    result = runner.invoke(app, ["playbooks", "-w", str(ws.root), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    row = next(r for r in json.loads(result.stdout) if r["id"] == "quick_check")
+    assert row["success_checked"] >= len(checked) and row["hits"] >= len(hits)
+    assert row["success_rate"] == row["success_succeeded"] / row["success_checked"]
+    again = run_day(ws, DAY + timedelta(days=2), store=store)
+    assert not [o for o in again.success if o.check.hit_on == DAY], "a checked hit is not checked twice"

@@ -19,7 +19,7 @@ from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, console, fa
 from longtail.cli.features import features
 from longtail.cli.health import health, score
 from longtail.cli.metrics import metrics
-from longtail.cli.motion import check, schema
+from longtail.cli.motion import check, playbooks, schema
 from longtail.cli.run import backtest, plan
 from longtail.cli.run import run as run_motion
 from longtail.cli.sim import sim
@@ -253,6 +253,7 @@ app.command("metrics", help="Logo churn, NRR, GRR, expansion, contraction and ch
     metrics
 )
 app.command("check", help="Validate the workspace's definitions (features, health, motion).")(check)
+app.command("playbooks", help="Playbooks with their measured hits and success rate.")(playbooks)
 app.command("schema", help="Export the JSON Schema of motion files for editors.")(schema)
 app.command("run", help="Run the daily motion cycle for a day or a range (tiers, segments, triggers, CTAs).")(
     run_motion

@@ -73,6 +73,10 @@ def plan_json(plan: DayPlan) -> dict[str, Any]:
         "ctas": [_effect(e, plan) for e in plan.cta_effects],
         "escalations": [e.as_dict() for e in plan.escalations],
         "steps": plan.steps,
+        "playbook_hits": [{"playbook": h.playbook_id, "account_id": h.account_id, "signal": h.signal_id,
+                           "success_due": h.success_due} for h in plan.hits],
+        "success": [{"playbook": o.check.playbook_id, "account_id": o.check.account_id,
+                     "hit_on": o.check.hit_on, "success": o.success, "reason": o.reason} for o in plan.success],
     }
 
 
@@ -174,11 +178,13 @@ def _print_backtest(report: dict[str, Any]) -> None:
               f"{_pct(report['base_rate'])}; data to {report['data_end']}; {report['csm_count']} CSMs",
               highlight=False)
     table = Table()
-    for col in ("playbook", "fires", "accounts", "precision", "lift", "recall", "lead time (d)", "CTAs/CSM/week"):
+    for col in ("playbook", "fires", "accounts", "precision", "lift", "recall", "lead time (d)", "CTAs/CSM/week",
+                "success"):
         table.add_column(col, justify="left" if col == "playbook" else "right")
     rows = [(p["id"], p) for p in report["playbooks"]] + [(f"health: entered {b['band']}", b)
                                                           for b in report["health_bands"]]
     for name, p in rows:
         table.add_row(name, f"{p['fires']:,}", f"{p['accounts']:,}", _pct(p["precision"]), _num(p["lift"], 2),
-                      _pct(p["recall"]), _num(p["lead_time_days"], 0), _num(p["ctas_per_csm_week"], 2))
+                      _pct(p["recall"]), _num(p["lead_time_days"], 0), _num(p["ctas_per_csm_week"], 2),
+                      _pct(p.get("success_rate")))
     out.print(table)

@@ -13,6 +13,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from longtail.analytics.connect import connect, workspace_feature_defs
 from longtail.core.features import AnalyticTables, FeatureSet, feature_table
@@ -24,6 +25,8 @@ from longtail.core.motion.backtest import (
     population_from_subscriptions,
     rule_stats,
 )
+from longtail.core.motion.load import Motion
+from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_success, split_due, success_rate
 from longtail.errors import UsageError
 from longtail.runner import evaluate as ev
 from longtail.runner.daily import Context, context
@@ -45,6 +48,8 @@ class _State:
     history: dict[str, dict[str, list[date]]] = field(default_factory=dict)
     fires: dict[str, set[tuple[date, str]]] = field(default_factory=dict)
     bands: list[tuple[date, str, str]] = field(default_factory=list)
+    pending: list[SuccessCheck] = field(default_factory=list)
+    outcomes: list[SuccessOutcome] = field(default_factory=list)
 
 
 def evaluation_days(first: date, last: date, every: int) -> list[date]:
@@ -84,6 +89,7 @@ def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: Feat
         state.tiers = dict(zip(assigned.column("account_id").to_pylist(), assigned.column("tier").to_pylist(),
                                strict=True))
     today = ev.with_segments(con, today, motion)
+    _check_due(state, motion, today, day)
     fires, _ = ev.condition_fires(con, today, state.previous, motion, day)
     since = state.previous_day if state.previous_day is not None else day - timedelta(days=1)
     fires += ev.event_trigger_fires(con, tables, motion, day=day, since=since, tz=ws.settings.timezone,
@@ -94,7 +100,22 @@ def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: Feat
             state.history.setdefault(fire.signal_id, {}).setdefault(fire.account_id, []).append(day)
     for hit in ev.playbook_hits(fires, motion, today):
         state.fires.setdefault(hit.playbook.id, set()).add((day, hit.account_id))
+        if hit.playbook.success is not None:
+            state.pending.append(SuccessCheck.of(hit.playbook.id, hit.account_id, day,
+                                                 hit.playbook.success.horizon_days))
     state.previous, state.previous_day = today, day
+
+
+def _check_due(state: _State, motion: Motion, today: pa.Table, day: date) -> None:
+    """Check the success of hits that reached their horizon, on this day's rows."""
+    due, state.pending = split_due(state.pending, day)
+    if not due:
+        return
+    wanted = pa.array(sorted({c.account_id for c in due}), pa.string())
+    rows = {r["account_id"]: r for r in today.filter(pc.is_in(today.column("account_id"), value_set=wanted))
+            .to_pylist()}
+    conditions = {b.id: motion.conditions[f"success:{b.id}"] for b in motion.playbooks if b.success is not None}
+    state.outcomes += check_success(due, conditions, rows, day)
 
 
 def _fires_table(pairs: set[tuple[date, str]]) -> pa.Table:
@@ -128,7 +149,13 @@ def backtest(ws: Workspace, first: date, last: date, *, every: int = 1, horizon_
     for book in books:
         stats = rule_stats(_fires_table(state.fires.get(book.id, set())), outcomes, population,
                            horizon_days=horizon_days, start=first, end=last, csm_count=csms)
-        report.append({"id": book.id, "trigger": book.trigger, "objective": book.objective, **stats.as_dict()})
+        entry = {"id": book.id, "trigger": book.trigger, "objective": book.objective, **stats.as_dict()}
+        if book.success is not None:
+            rate = success_rate([o for o in state.outcomes if o.check.playbook_id == book.id],
+                                sum(1 for c in state.pending if c.playbook_id == book.id))
+            entry.update({"success_when": book.success.when, "success_horizon_days": book.success.horizon_days,
+                          **rate.as_dict()})
+        report.append(entry)
     health = pa.table({"day": pa.array([d for d, _, _ in state.bands], pa.date32()),
                        "account_id": pa.array([a for _, a, _ in state.bands], pa.string()),
                        "band": pa.array([b for _, _, b in state.bands], pa.string())})

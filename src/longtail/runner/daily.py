@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from longtail.analytics.connect import connect, ensure_snapshots, workspace_feature_defs
@@ -33,6 +34,7 @@ from longtail.core.motion.definitions import ConditionTrigger, Playbook
 from longtail.core.motion.load import Motion
 from longtail.core.motion.routing import Escalation, OpenCtaView, Team, Workload, escalations, route
 from longtail.core.motion.segments import membership_changes
+from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_success
 from longtail.core.motion.tiers import Override
 from longtail.runner import evaluate as ev
 from longtail.runner.effects import cta_requests, owner_requests, step_effects
@@ -40,6 +42,7 @@ from longtail.runner.frame import account_fields, day_table, health_frame, store
 from longtail.settings import Workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.motion import MotionStore
+from longtail.store.playbooks import HitRow, PlaybookStore
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ class DayPlan:
     escalations: list[Escalation] = field(default_factory=list)
     hold: HoldDecision | None = None
     cursors: dict[str, str] = field(default_factory=dict)
+    hits: list[HitRow] = field(default_factory=list)
+    success: list[SuccessOutcome] = field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
         kinds: dict[str, int] = {}
@@ -74,7 +79,8 @@ class DayPlan:
             "ctas_created": kinds.get("CreateCta", 0), "ctas_refreshed": kinds.get("RefreshCta", 0),
             "ctas_closed": kinds.get("CloseCta", 0), "ctas_woken": kinds.get("WakeCta", 0),
             "escalations": len(self.escalations), "held": bool(self.hold and self.hold.held),
-            "other_steps": len(self.steps),
+            "other_steps": len(self.steps), "playbook_hits": len(self.hits),
+            "success_checked": len(self.success), "success_succeeded": sum(o.success for o in self.success),
         }
 
 
@@ -151,10 +157,26 @@ def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Mot
     _plan_segments(plan, store, today, motion)
     plan.fires = ev.apply_throttle(fires, motion, _history(store, fires, motion, day), day)
     hits = ev.playbook_hits(plan.fires, motion, today)
+    plan.hits = [HitRow(h.playbook.id, h.account_id, day, motion.hash_of(f"playbook:{h.playbook.id}"),
+                        h.fire.signal_id, day + timedelta(days=h.playbook.success.horizon_days)
+                        if h.playbook.success else None) for h in hits]
+    plan.success = _success(PlaybookStore(store.engine).due(day), motion, today, day)
     plan.steps = step_effects(hits, day)
     requests = cta_requests(hits, motion, day)
     _plan_ctas(plan, ctx, store, today, requests=requests, cleared=_cleared(store, motion, holds))
     return plan
+
+
+def _success(due: list[SuccessCheck], motion: Motion, today: pa.Table, day: date) -> list[SuccessOutcome]:
+    """Check hits whose success horizon has come against today's rows (playbooks since removed are skipped)."""
+    conditions = {b.id: motion.conditions[f"success:{b.id}"] for b in motion.playbooks if b.success is not None}
+    due = [c for c in due if c.playbook_id in conditions]
+    if not due:
+        return []
+    wanted = pa.array(sorted({c.account_id for c in due}), pa.string())
+    rows = {r["account_id"]: r for r in today.filter(pc.is_in(today.column("account_id"), value_set=wanted))
+            .to_pylist()}
+    return check_success(due, conditions, rows, day)
 
 
 def _plan_tiers(plan: DayPlan, assigned: pa.Table | None) -> None:
@@ -273,6 +295,9 @@ def _apply(plan: DayPlan, store: MotionStore, ctx: Context) -> None:
     if plan.tier_changes:
         store.apply_tiers({c["account_id"]: (c["to"], c["reason"]) for c in plan.tier_changes}, day)
     store.apply_effects(plan.cta_effects, day, owners=plan.owners)
+    playbooks = PlaybookStore(store.engine)
+    playbooks.record_hits(day, plan.hits)
+    playbooks.record_outcomes(plan.success)
     moved = []
     for item in plan.escalations:
         cta = store.get_cta(item.cta_id)

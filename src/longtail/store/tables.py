@@ -5,16 +5,19 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     Numeric,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -148,7 +151,6 @@ ENTITY_TABLES: dict[str, Table] = {
 # ---------------------------------------------------------------------------------------------- motion
 # CTAs, their audit trail, signal firings, segment and tier history, overrides and motion runs.
 # Imported here so this block is a pure addition to the file.
-from sqlalchemy import Boolean, Index, UniqueConstraint  # noqa: E402
 
 ctas = Table(
     "ctas",
@@ -260,3 +262,19 @@ MOTION_TABLES: dict[str, Table] = {
     t.name: t
     for t in (ctas, cta_log, signal_fires, segment_membership, tier_history, tier_overrides, motion_runs)
 }
+
+playbook_hits = Table(
+    "playbook_hits",
+    metadata,
+    Column("playbook_id", String(ID), primary_key=True),
+    Column("account_id", String(ID), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("definition_hash", String(64), nullable=False),
+    Column("signal_id", String(ID), nullable=False),
+    Column("success_due", Date),
+    Column("checked_on", Date),
+    Column("success", Boolean),
+    Column("success_reason", Text),
+    Index("ix_playbook_hits_due", "success_due", "checked_on"),
+)
+"""Every time a playbook applied to an account, and (after its horizon) whether its success condition held."""

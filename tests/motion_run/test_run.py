@@ -165,3 +165,31 @@ def test_run_measures_playbook_success_at_the_horizon(ws: Workspace) -> None:
     assert row["success_rate"] == row["success_succeeded"] / row["success_checked"]
     again = run_day(ws, DAY + timedelta(days=2), store=store)
     assert not [o for o in again.success if o.check.hit_on == DAY], "a checked hit is not checked twice"
+
+
+def test_event_triggers_catch_up_after_skipped_days(ws: Workspace) -> None:
+    from longtail.runner.daily import CATCH_UP_DAYS, _since
+
+    store = open_store(ws)
+    assert _since(store, DAY) == DAY - timedelta(days=1)
+    run_day(ws, DAY, store=store)
+    assert _since(store, DAY + timedelta(days=3)) == DAY, "events of the skipped days are read"
+    assert _since(store, DAY) == DAY - timedelta(days=1), "re-running a day does not read beyond it"
+    far = DAY + timedelta(days=CATCH_UP_DAYS + 1)
+    assert _since(store, far) == far - timedelta(days=1)
+
+
+def test_a_full_pool_hands_ctas_to_the_team_lead(ws: Workspace) -> None:
+    team = ws.root / "motion" / "team.yml"
+    team.write_text(team.read_text().replace("max_open_ctas: 40", "max_open_ctas: 1"))
+    store = open_store(ws)
+    plan = run_day(ws, DAY, store=store)
+    leads = {m.member_id for m in team_of(ws).members if m.role == "lead"}
+    overflow = [(owner, why) for owner, why in plan.owners.values() if "given to the team lead" in why]
+    assert overflow, "with one open CTA per CSM the pool fills up"
+    assert all(owner in leads and "nobody available" in why for owner, why in overflow)
+    per_csm: dict[str, int] = {}
+    for cta in store.open_ctas():
+        if cta.owner_id and cta.owner_id not in leads:
+            per_csm[cta.owner_id] = per_csm.get(cta.owner_id, 0) + 1
+    assert per_csm and max(per_csm.values()) == 1

@@ -150,8 +150,8 @@ def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Mot
         yesterday = ev.with_segments(con, yesterday, motion)
         today = ev.with_segments(con, today, motion)
         fires, holds = ev.condition_fires(con, today, yesterday, motion, day)
-        fires += ev.event_trigger_fires(con, tables, motion, day=day, since=previous_day, tz=ws.settings.timezone,
-                                        milestones=ctx.milestones)
+        fires += ev.event_trigger_fires(con, tables, motion, day=day, since=_since(store, day),
+                                        tz=ws.settings.timezone, milestones=ctx.milestones)
     plan.accounts = today.num_rows
     _plan_tiers(plan, assigned)
     _plan_segments(plan, store, today, motion)
@@ -177,6 +177,19 @@ def _success(due: list[SuccessCheck], motion: Motion, today: pa.Table, day: date
     rows = {r["account_id"]: r for r in today.filter(pc.is_in(today.column("account_id"), value_set=wanted))
             .to_pylist()}
     return check_success(due, conditions, rows, day)
+
+
+CATCH_UP_DAYS = 31
+
+
+def _since(store: MotionStore, day: date) -> date:
+    """Event triggers look at the days after the last completed run (up to a month back), so a skipped day's
+    events are not lost; without an earlier run, at the day itself."""
+    earlier: list[date] = [r["as_of"] for r in store.runs() if r.get("status") == "done" and r["as_of"] < day]
+    last = max(earlier, default=None)
+    if last is None or (day - last).days > CATCH_UP_DAYS:
+        return day - timedelta(days=1)
+    return last
 
 
 def _plan_tiers(plan: DayPlan, assigned: pa.Table | None) -> None:
@@ -240,7 +253,9 @@ def _plan_ctas(plan: DayPlan, ctx: Context, store: MotionStore, today: pa.Table,
     workload = Workload(open_ctas=_open_counts(open_ctas), cursors=_cursors(store))
     assignments, after = route(owner_requests(effects, today, store.list_ctas(), ctx.motion), ctx.team, workload,
                                max_open_ctas=routing.max_open_ctas)
-    plan.owners = {a.key: (a.owner_id, a.reason) for a in assignments}
+    # Nobody in the pool has room: the CTA goes to the tier's team lead rather than to no one (the reason says why).
+    plan.owners = {a.key: (a.owner_id, a.reason) if a.owner_id or not a.escalate_to else
+                   (a.escalate_to, f"{a.reason}; given to the team lead") for a in assignments}
     plan.cursors = dict(after.cursors)
     if routing.escalate_after_days is not None:
         tiers = dict(zip(today.column("account_id").to_pylist(), today.column("tier").to_pylist(), strict=True))

@@ -1,0 +1,1 @@
+"""Journeys: multi-step outreach programs, the contact policy and their pure engine."""

@@ -6,6 +6,7 @@ with --verbose).
 
 from __future__ import annotations
 
+import getpass
 import logging
 from datetime import date
 from pathlib import Path
@@ -45,3 +46,13 @@ def parse_day(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"{option} must be a date as YYYY-MM-DD, not {value!r}") from None
+
+
+def actor_name(value: str | None) -> str:
+    """Who made a change by hand: --actor, else the login name (recorded in the audit trail)."""
+    if value:
+        return value
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (e.g. a container without a passwd entry)
+        return "cli"

@@ -7,7 +7,6 @@ with its audit line.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from dataclasses import asdict
@@ -19,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from longtail.cli.common import VerboseOpt, WorkspaceOpt, console, fail, parse_day, setup_logging
+from longtail.cli.common import VerboseOpt, WorkspaceOpt, actor_name, console, fail, parse_day, setup_logging
 from longtail.core.motion import ctas as core
 from longtail.core.motion.ctas import Cta
 from longtail.errors import LongtailError, UsageError
@@ -47,15 +46,6 @@ def _store(workspace: Path | None) -> MotionStore:
 def _day(value: str | None) -> date:
     # The CLI is the outermost loop: the only place that may read the clock.
     return date.today() if value is None else parse_day(value, "--on")
-
-
-def _actor(value: str | None) -> str:
-    if value:
-        return value
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name (e.g. a container without a passwd entry)
-        return "cli"
 
 
 def _load(store: MotionStore, cta_id: str) -> Cta:
@@ -172,7 +162,7 @@ def snooze(
         day = _day(on)
         store = _store(workspace)
         cta = core.snooze(_load(store, cta_id), wake, why, day)
-        store.save_cta(cta, "snooze", _actor(actor), {"until": wake.isoformat(), "reason": why})
+        store.save_cta(cta, "snooze", actor_name(actor), {"until": wake.isoformat(), "reason": why})
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     _say(f"{cta_id} snoozed until {wake}")
@@ -187,7 +177,7 @@ def start(cta_id: IdArg, *, on: OnOpt = None, actor: ActorOpt = None, workspace:
         day = _day(on)
         store = _store(workspace)
         cta = core.start(_load(store, cta_id), day)
-        store.save_cta(cta, "start", _actor(actor))
+        store.save_cta(cta, "start", actor_name(actor))
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     _say(f"{cta_id} in progress")
@@ -210,7 +200,7 @@ def done(
         store = _store(workspace)
         cta, follow_request = core.complete(_load(store, cta_id), day, note)
         follow = None if follow_request is None else core.plan_follow_up(cta, follow_request, day)
-        store.save_cta(cta, "done", _actor(actor), {"note": note} if note else None, follow_up=follow)
+        store.save_cta(cta, "done", actor_name(actor), {"note": note} if note else None, follow_up=follow)
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     extra = "" if follow is None else f"; follow-up {follow.cta_id} due {follow.request.due}"
@@ -234,7 +224,7 @@ def cancel(
         day = _day(on)
         store = _store(workspace)
         cta = core.cancel(_load(store, cta_id), day, why)
-        store.save_cta(cta, "cancel", _actor(actor), {"reason": why})
+        store.save_cta(cta, "cancel", actor_name(actor), {"reason": why})
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     _say(f"{cta_id} cancelled")
@@ -259,7 +249,7 @@ def approve(
         store = _store(workspace)
         held = store.list_ctas(status="held") if all_held else [_load(store, i) for i in dict.fromkeys(cta_ids or [])]
         released = [core.approve(c, day) for c in held]
-        store.save_ctas(released, "approve", _actor(actor))
+        store.save_ctas(released, "approve", actor_name(actor))
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     _say(f"approved {len(released):,} CTAs")
@@ -284,7 +274,7 @@ def escalate(
         day = _day(on)
         store = _store(workspace)
         cta = core.escalate(_load(store, cta_id), member, day, why)
-        store.save_cta(cta, "escalate", _actor(actor), {"to": member, "reason": why})
+        store.save_cta(cta, "escalate", actor_name(actor), {"to": member, "reason": why})
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     _say(f"{cta_id} escalated to {member}")

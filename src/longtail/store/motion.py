@@ -347,9 +347,9 @@ class MotionStore:
         return len(moves)
 
     def overrides(self, as_of: date) -> dict[str, TierOverride]:
-        """Manual tier overrides in force on `as_of` (an override stops applying on its `expires` day)."""
+        """Manual tier overrides in force on `as_of`: set on or before it, and it is before their `expires` day."""
         t = tables.tier_overrides
-        query = select(t).where((t.c.expires.is_(None)) | (t.c.expires > as_of))
+        query = select(t).where(t.c.created_on <= as_of, (t.c.expires.is_(None)) | (t.c.expires > as_of))
         with self.engine.connect() as conn:
             return {r["account_id"]: TierOverride(**r) for r in conn.execute(query).mappings()}
 

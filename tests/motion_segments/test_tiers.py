@@ -79,12 +79,19 @@ def test_reasons_explain_the_numbers() -> None:
                                                                           "a2": "mid", "a3": "mid"})
     assert [r["reason"] for r in rows] == [
         "ARR $31,200 is >= $27,500 (mid threshold $25,000 + 10% hysteresis)",
-        "ARR $26,000 is < $27,500 (mid threshold $25,000 + 10% hysteresis); stays pooled",
+        "ARR is < $27,500 (mid threshold $25,000 + 10% hysteresis); stays pooled",
         "ARR $20,000 is < $22,500 (mid threshold $25,000 - 10% hysteresis)",
-        "ARR $50,000 is in the mid band ($25,000 to below $100,000)",
+        "ARR is in the mid band ($25,000 to below $100,000)",
         "ARR $1,234,567.50 is in the named band ($100,000 or more)",
     ]
     assert [r["changed"] for r in rows] == [True, False, True, False, True]
+    # Only a change quotes the amount; an account that keeps its tier gets its (case, tier) sentence.
+    stays = run([26_000, 95_000, 23_000], previous={"a0": "pooled", "a1": "named", "a2": "mid"})
+    assert [r["reason"] for r in stays] == [
+        "ARR is < $27,500 (mid threshold $25,000 + 10% hysteresis); stays pooled",
+        "ARR is >= $90,000 (named threshold $100,000 - 10% hysteresis); stays named",
+        "ARR is >= $22,500 (mid threshold $25,000 - 10% hysteresis); stays mid",
+    ]
     assert run([25_000], policy=PLAIN, previous={"a0": "pooled"})[0]["reason"] == (
         "ARR $25,000 is >= $25,000 (mid threshold)")
 
@@ -175,3 +182,39 @@ def test_inputs_come_from_the_warehouse(duckdb_con: ibis.BaseBackend) -> None:
     out = assign_tiers_from(inputs, pa.table({"account_id": ["y"], "tier": ["named"]}), [], AS_OF, PROMOTING)
     assert out.column("tier").to_pylist() == ["named", "named"]
     assert out.column("previous_tier").to_pylist() == [None, "named"]
+
+
+def test_previous_tiers_joined_in_the_warehouse(duckdb_con: ibis.BaseBackend) -> None:
+    """tier_inputs(previous=...) joins the previous tiers; the result equals passing them as a dict."""
+    table = features([{"account_id": f"a{i}", "arr": v, "seats": s, "nps_latest": -1 if i == 2 else 5}
+                      for i, (v, s) in enumerate([(26_000, 1), (95_000, 1), (1_000, 1), (None, 1), (500_000, 300)])])
+    prior = {"a0": "pooled", "a1": "named", "a3": "mid", "a4": "vip"}
+    overrides = [Override("a1", "pooled", "first"), Override("a1", "mid", "newest wins")]
+    rows_of = ibis.memtable({"account_id": list(prior), "tier": list(prior.values())})
+    joined = duckdb_con.to_pyarrow(tier_inputs(table, PROMOTING, previous=rows_of))
+    assert joined.column_names == ["account_id", "value", "promoted_0", "promoted_1", "previous_tier"]
+    warehouse = assign_tiers_from(joined, None, overrides, AS_OF, PROMOTING).sort_by("account_id")
+    lookup = assign_tiers_from(duckdb_con.to_pyarrow(tier_inputs(table, PROMOTING)), prior, overrides, AS_OF,
+                               PROMOTING)
+    assert warehouse.to_pylist() == lookup.to_pylist()
+    assert [(r["tier"], r["changed"], r["reason"]) for r in lookup.to_pylist()] == [
+        ("pooled", False, "ARR is < $27,500 (mid threshold $25,000 + 10% hysteresis); stays pooled"),
+        ("mid", True, "manual override: newest wins (until removed)"),
+        ("mid", True, "promoted from pooled to mid: risk: detractor"),
+        ("mid", False, "ARR is missing; keeps previous tier mid"),
+        ("named", True, "ARR $500,000 is in the named band ($100,000 or more)"),  # 'vip' is no tier: first assignment
+    ]
+    with pytest.raises(TierError, match="no previous tiers"):
+        assign_tiers_from(lookup.select(["account_id"]).append_column("value", pa.array([1.0] * 5)), None, [],
+                          AS_OF, PLAIN)
+
+
+def test_previous_tiers_given_aligned_or_in_another_order() -> None:
+    ids, values = pa.array(["a", "b", "c"]), pa.array([30_000.0, 120_000.0, 1.0])
+    aligned = assign_tiers(ids, values, [], pa.array(["mid", None, "named"]), [], as_of=AS_OF, policy=HYST)
+    shuffled = assign_tiers(ids, values, [], pa.table({"account_id": ["c", "a"], "tier": ["named", "mid"]}), [],
+                            as_of=AS_OF, policy=HYST)
+    assert aligned.equals(shuffled)
+    assert aligned.column("tier").to_pylist() == ["mid", "named", "pooled"]
+    with pytest.raises(TierError, match="2 previous tiers for 3 accounts"):
+        assign_tiers(ids, values, [], pa.array(["mid", None]), [], as_of=AS_OF, policy=HYST)

@@ -81,6 +81,9 @@ def with_tiers(con: ibis.BaseBackend, table: pa.Table, motion: Motion, *, previo
         return table.append_column("tier", pa.nulls(table.num_rows, pa.string())), None
     inputs = con.to_pyarrow(tier_inputs(ibis.memtable(table), policy))
     assigned = assign_tiers_from(inputs, previous, overrides, day, policy)
+    if assigned.column("account_id").equals(table.column("account_id")):
+        # Same rows in the same order (a plain projection keeps it): no join of the whole wide table needed.
+        return table.append_column("tier", assigned.column("tier")), assigned
     tier_of = assigned.select(["account_id", "tier"])
     joined = table.join(tier_of, "account_id", join_type="left outer")
     return joined, assigned

@@ -117,32 +117,51 @@ class TierPolicy:
         return self.metric.upper() if self.metric in ("arr", "mrr") else self.metric
 
 
-def tier_inputs(features: ir.Table, policy: TierPolicy) -> ir.Table:
+def tier_inputs(features: ir.Table, policy: TierPolicy, previous: ir.Table | None = None) -> ir.Table:
     """What `assign_tiers` needs, computed in the warehouse: account_id, `value` (the metric as float64) and
-    one non-null boolean `promoted_<i>` per promotion (its condition's unknown policy applied)."""
+    one non-null boolean `promoted_<i>` per promotion (its condition's unknown policy applied).
+
+    With `previous` (account_id, tier; at most one row per account) it is left-joined in the warehouse and the
+    result also has `previous_tier` (null for accounts without one), which `assign_tiers_from` then uses; the
+    rows may come back in any order."""
     promoted = {f"{PROMOTED_PREFIX}{i}": to_ibis(p.condition, features) for i, p in enumerate(policy.promotions)}
-    return features.select(features.account_id, value=features[policy.metric].cast("float64"), **promoted)
+    if previous is None:
+        return features.select(features.account_id, value=features[policy.metric].cast("float64"), **promoted)
+    prior = previous.select(_prev_account=previous.account_id, previous_tier=previous.tier.cast("string"))
+    joined = features.left_join(prior, features.account_id == prior._prev_account)
+    return joined.select(features.account_id, value=features[policy.metric].cast("float64"), **promoted,
+                         previous_tier=prior.previous_tier).order_by(features.account_id)
 
 
-def assign_tiers_from(inputs: pa.Table, previous: Mapping[str, str] | pa.Table, overrides: Sequence[Override],
+def assign_tiers_from(inputs: pa.Table, previous: Mapping[str, str] | pa.Table | None, overrides: Sequence[Override],
                       as_of: date, policy: TierPolicy) -> pa.Table:
-    """`assign_tiers` over a materialised `tier_inputs` result."""
+    """`assign_tiers` over a materialised `tier_inputs` result. With `previous` None the previous tiers are the
+    inputs' `previous_tier` column (`tier_inputs(..., previous=...)` joined them in the warehouse)."""
     promoted = [inputs.column(f"{PROMOTED_PREFIX}{i}") for i in range(len(policy.promotions))]
+    if previous is None:
+        if "previous_tier" not in inputs.column_names:
+            raise TierError("no previous tiers: pass `previous`, or build the inputs with tier_inputs(previous=...)")
+        previous = _array(inputs.column("previous_tier"))
     return assign_tiers(inputs.column("account_id"), inputs.column("value"), promoted, previous, overrides,
                         as_of=as_of, policy=policy)
 
 
 def assign_tiers(account_ids: pa.Array | pa.ChunkedArray, values: pa.Array | pa.ChunkedArray,
                  promoted: Mapping[int, pa.Array | pa.ChunkedArray] | Sequence[pa.Array | pa.ChunkedArray],
-                 previous: Mapping[str, str] | pa.Table, overrides: Sequence[Override], *, as_of: date,
+                 previous: Mapping[str, str] | pa.Table | pa.Array, overrides: Sequence[Override], *, as_of: date,
                  policy: TierPolicy) -> pa.Table:
     """The tier of every account, with (account_id, tier, value_tier, reason, changed, previous_tier).
 
     Order of precedence: an active manual override; else the value tier (with hysteresis against the previous
     tier; a missing value keeps the previous tier, or the lowest without one), lifted by any promotion that
-    holds. `previous` maps account -> tier (a dict, or a table of account_id, tier); a previous tier no longer
-    in the policy counts as none. `changed` is true when the tier differs from the previous one, including a
-    first assignment."""
+    holds. `previous` maps account -> tier (a dict, or a table of account_id, tier), or is an array of previous
+    tier names aligned with `account_ids` (null = none); a previous tier no longer in the policy counts as none.
+    `changed` is true when the tier differs from the previous one, including a first assignment.
+
+    Every row's `reason` is a sentence. Rows whose tier changed because of their value quote the value
+    ('ARR $31,200 is >= $27,500 (mid threshold $25,000 + 10% hysteresis)'); rows that keep their tier share one
+    sentence per (case, tier) without it ('ARR is in the mid band ($25,000 to below $100,000)'), because
+    formatting a million amounts nobody reads is most of the cost."""
     ids = _array(account_ids).cast(pa.string())
     n = len(ids)
     raw = _array(values).cast(pa.float64())
@@ -155,28 +174,36 @@ def assign_tiers(account_ids: pa.Array | pa.ChunkedArray, values: pa.Array | pa.
     plain = np.searchsorted(policy.boundaries, value, side="right").astype(np.int64)
     base, case = _with_hysteresis(value, plain, prev, policy)
     base = np.where(missing, np.where(prev >= 0, prev, 0), base)
-    reason = _value_reasons(value, base, case, missing, prev=prev, policy=policy)
-    tier, reason = _promote(base, reason, _promotion_masks(promoted, n, policy), policy)
-    tier, reason = _override(ids, tier, reason, overrides, as_of=as_of, policy=policy)
+    tier, which = _promote(base, _promotion_masks(promoted, n, policy), policy)
+    tier, chosen = _override(ids, tier, overrides, as_of=as_of, policy=policy)
+    changed = tier != prev
+    reason = _reasons(value, _Why(base, case, missing, prev, which, chosen, changed), overrides, policy)
     names = pa.array(policy.tiers, pa.string())
     final = names.take(pa.array(tier))
-    value_tier = pc.if_else(pa.array(missing), pa.nulls(n, pa.string()), names.take(pa.array(plain.clip(0))))
-    changed = pc.fill_null(pc.not_equal(final, previous_tier), True)
-    return pa.table([ids, final, value_tier, reason, changed, previous_tier], schema=OUTPUT_SCHEMA)
+    value_tier = names.take(pa.array(plain.clip(0), mask=missing))
+    return pa.table([ids, final, value_tier, reason, pa.array(changed), previous_tier], schema=OUTPUT_SCHEMA)
 
 
 def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def _previous(ids: pa.Array, previous: Mapping[str, str] | pa.Table) -> pa.Array:
-    """Each account's previous tier name (null when it had none), looked up with a vectorised hash join."""
+def _previous(ids: pa.Array, previous: Mapping[str, str] | pa.Table | pa.Array) -> pa.Array:
+    """Each account's previous tier name (null when it had none): given aligned, or looked up with a vectorised
+    hash lookup (skipped when the previous accounts are already in the same order)."""
+    if isinstance(previous, pa.Array | pa.ChunkedArray):
+        aligned = _array(previous).cast(pa.string())
+        if len(aligned) != len(ids):
+            raise TierError(f"{len(aligned)} previous tiers for {len(ids)} accounts")
+        return aligned
     if isinstance(previous, pa.Table):
         keys, tiers = _array(previous.column("account_id")), _array(previous.column("tier"))
     else:
         keys, tiers = pa.array(list(previous.keys()), pa.string()), pa.array(list(previous.values()), pa.string())
-    position = pc.index_in(ids, value_set=keys.cast(pa.string()))
-    return tiers.cast(pa.string()).take(position)
+    keys, tiers = keys.cast(pa.string()), tiers.cast(pa.string())
+    if len(keys) == len(ids) and pc.all(pc.equal(keys, ids)).as_py():
+        return tiers
+    return tiers.take(pc.index_in(ids, value_set=keys))
 
 
 def _indices(names: pa.Array, policy: TierPolicy) -> IntArray:
@@ -203,18 +230,53 @@ def _with_hysteresis(value: FloatArray, plain: IntArray, prev: IntArray,
     return tier, case
 
 
-def _value_reasons(value: FloatArray, tier: IntArray, case: IntArray, missing: BoolArray, *, prev: IntArray,
-                   policy: TierPolicy) -> pa.Array:
-    """'ARR $31,200 is >= $27,500 (mid threshold $25,000 + 10% hysteresis)' for every row: a fixed suffix
-    per (case, tier) joined to the formatted value, so no Python loop over accounts."""
-    count = len(policy.tiers)
-    suffixes = pa.array([_suffix(c, t, policy) for c in range(5) for t in range(count)], pa.string())
-    text = pc.binary_join_element_wise(f"{policy.label} ", _amounts(value, policy.unit),
-                                       suffixes.take(pa.array(case * count + tier)), "")
-    absent = pa.array([f"{policy.label} is missing; keeps previous tier {t}" for t in policy.tiers]
-                      + [f"{policy.label} is missing and there is no previous tier; lowest tier {policy.tiers[0]}"])
-    missing_text = absent.take(pa.array(np.where(prev >= 0, prev, count)))
-    return pc.if_else(pa.array(missing), missing_text, text)
+@dataclass(frozen=True)
+class _Why:
+    """Per row, what decided the tier: the value tier and its case, a missing value, the previous tier (-1 =
+    none), the promotion that lifted it (-1 = none), the override that set it (-1 = none) and whether it changed."""
+
+    base: IntArray
+    case: IntArray
+    missing: BoolArray
+    prev: IntArray
+    which: IntArray
+    chosen: IntArray
+    changed: BoolArray
+
+
+def _reasons(value: FloatArray, why: _Why, overrides: Sequence[Override], policy: TierPolicy) -> pa.Array:
+    """The reason of every row as one code into a short table of sentences (value cases with and without the
+    amount, missing values, promotions, overrides), so no Python loop over accounts; the amount is formatted
+    only for rows whose tier changed because of their value."""
+    count, label = len(policy.tiers), policy.label
+    suffixes = [_suffix(c, t, policy) for c in range(5) for t in range(count)]
+    texts = [*suffixes, *(f"{label}{s}" for s in suffixes)]
+    texts += [f"{label} is missing; keeps previous tier {t}" for t in policy.tiers]
+    texts.append(f"{label} is missing and there is no previous tier; lowest tier {policy.tiers[0]}")
+    texts += [f"promoted from {policy.tiers[b]} to {p.to_tier}: {p.reason}" for p in policy.promotions
+              for b in range(count)]
+    texts += [_override_text(o) for o in overrides]
+    missing_at, promoted_at = 10 * count, 11 * count + 1
+    overridden_at = promoted_at + len(policy.promotions) * count
+    quoted = ~why.missing & (why.which < 0) & (why.chosen < 0) & why.changed
+    code = why.case * count + why.base + np.where(quoted, 0, 5 * count)
+    code = np.where(why.missing, missing_at + np.where(why.prev >= 0, why.prev, count), code)
+    code = np.where(why.which >= 0, promoted_at + why.which * count + why.base, code)
+    code = np.where(why.chosen >= 0, overridden_at + why.chosen, code)
+    tails = pa.array(texts, pa.string()).take(pa.array(code))
+    if not quoted.any():
+        return tails
+    rows = np.flatnonzero(quoted)
+    slot = np.full(len(value), -1, dtype=np.int64)
+    slot[rows] = np.arange(len(rows))
+    quoted_heads = pc.binary_join_element_wise(f"{label} ", _amounts(value[rows], policy.unit), "")
+    heads = quoted_heads.take(pa.array(slot, mask=slot < 0))
+    return pc.binary_join_element_wise(heads, tails, "", null_handling="skip")
+
+
+def _override_text(override: Override) -> str:
+    until = override.expires.isoformat() if override.expires else "removed"
+    return f"manual override: {override.reason} (until {until})"
 
 
 def _suffix(case: int, tier: int, policy: TierPolicy) -> str:
@@ -283,10 +345,9 @@ def _promotion_masks(promoted: Mapping[int, pa.Array | pa.ChunkedArray] | Sequen
     return masks
 
 
-def _promote(base: IntArray, reason: pa.Array, masks: Mapping[int, BoolArray],
-             policy: TierPolicy) -> tuple[IntArray, pa.Array]:
-    """Lift accounts to each holding promotion's tier (never lower them); the promotion that set the final tier
-    gives the reason."""
+def _promote(base: IntArray, masks: Mapping[int, BoolArray], policy: TierPolicy) -> tuple[IntArray, IntArray]:
+    """Lift accounts to each holding promotion's tier (never lower them). Returns the tiers and, per row, the
+    promotion that set the final tier (-1 = none), which gives the reason."""
     tier = base.copy()
     which = np.full(len(base), -1, dtype=np.int64)
     for index in sorted(masks):
@@ -294,30 +355,24 @@ def _promote(base: IntArray, reason: pa.Array, masks: Mapping[int, BoolArray],
         lift = masks[index] & (target > tier)
         tier[lift] = target
         which[lift] = index
-    if not (which >= 0).any():
-        return tier, reason
-    count = len(policy.tiers)
-    texts = pa.array([f"promoted from {policy.tiers[b]} to {p.to_tier}: {p.reason}"
-                      for p in policy.promotions for b in range(count)], pa.string())
-    lifted = which >= 0
-    promo_text = texts.take(pa.array(np.where(lifted, which * count + base, 0)))
-    return tier, pc.if_else(pa.array(lifted), promo_text, reason)
+    return tier, which
 
 
-def _override(ids: pa.Array, tier: IntArray, reason: pa.Array, overrides: Sequence[Override], *, as_of: date,
-              policy: TierPolicy) -> tuple[IntArray, pa.Array]:
-    """Active overrides win; when one account has several, the last in the sequence wins (the newest entry)."""
-    active: dict[str, Override] = {o.account_id: o for o in overrides if o.active(as_of)}
+def _override(ids: pa.Array, tier: IntArray, overrides: Sequence[Override], *, as_of: date,
+              policy: TierPolicy) -> tuple[IntArray, IntArray]:
+    """Active overrides win; when one account has several, the last in the sequence wins (the newest entry).
+    Returns the tiers and, per row, the position in `overrides` of the one applied (-1 = none)."""
+    active: dict[str, int] = {o.account_id: i for i, o in enumerate(overrides) if o.active(as_of)}
+    chosen = np.full(len(tier), -1, dtype=np.int64)
     if not active:
-        return tier, reason
-    chosen = list(active.values())
-    targets = np.array([policy.index_of(o.tier, f"override for account {o.account_id!r}") for o in chosen],
-                       dtype=np.int64)
-    texts = pa.array([f"manual override: {o.reason} (until {o.expires.isoformat() if o.expires else 'removed'})"
-                      for o in chosen], pa.string())
+        return tier, chosen
+    picked = np.array(list(active.values()), dtype=np.int64)
+    targets = np.array([policy.index_of(overrides[i].tier, f"override for account {overrides[i].account_id!r}")
+                        for i in picked], dtype=np.int64)
     position = pc.index_in(ids, value_set=pa.array(list(active), pa.string()))
     where = np.asarray(pc.fill_null(position, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     hit = where >= 0
     out = tier.copy()
     out[hit] = targets[where[hit]]
-    return out, pc.if_else(pa.array(hit), texts.take(pa.array(np.where(hit, where, 0))), reason)
+    chosen[hit] = picked[where[hit]]
+    return out, chosen

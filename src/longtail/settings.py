@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -44,6 +44,23 @@ class Settings(BaseSettings):
     mapping: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Per kind, contract column = source column, e.g. [mapping.accounts] account_id = 'Record ID'.",
+    )
+
+    email_channel: Literal["smtp", "file", "sim"] = Field(
+        "file",
+        description="Where `longtail dispatch` sends email: an SMTP server, .eml files in .longtail/outbox "
+        "(previews; the default so nothing leaves the machine by accident) or the simulator.",
+    )
+    smtp_host: str = Field("localhost", description="SMTP server host (email_channel = 'smtp').")
+    smtp_port: int = Field(587, description="SMTP server port.")
+    smtp_user: str | None = Field(None, description="SMTP login; no login when empty.")
+    smtp_password: str | None = Field(
+        None, description="SMTP password: set it in LONGTAIL_SMTP_PASSWORD, never in longtail.toml."
+    )
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    email_from: str = Field("longtail@localhost", description="From address of outgoing email.")
+    unsubscribe_secret: str | None = Field(
+        None, description="Key that signs unsubscribe links: set it in LONGTAIL_UNSUBSCRIBE_SECRET."
     )
 
     @field_validator("timezone")

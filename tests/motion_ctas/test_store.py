@@ -19,7 +19,7 @@ from longtail.core.motion.ctas import (
     snooze,
 )
 from longtail.errors import UsageError
-from longtail.store.db import current_revision, make_engine, migrate
+from longtail.store.db import current_revision, head_revision, make_engine, migrate
 from longtail.store.motion import MotionStore
 from longtail.store.tables import MOTION_TABLES
 from tests.motion_ctas.helpers import D0, req
@@ -53,7 +53,7 @@ def store(request: pytest.FixtureRequest) -> MotionStore:
 
 
 def test_migration_0003_matches_the_motion_tables(sqlite_engine: Engine) -> None:
-    assert current_revision(sqlite_engine) == "0004"
+    assert current_revision(sqlite_engine) == head_revision()
     inspector = inspect(sqlite_engine)
     for table in MOTION_TABLES.values():
         migrated = {c["name"]: (str(c["type"]), c["nullable"]) for c in inspector.get_columns(table.name)}

@@ -22,6 +22,7 @@ from longtail.cli.features import features
 from longtail.cli.health import health, score
 from longtail.cli.metrics import metrics
 from longtail.cli.motion import check, playbooks, schema
+from longtail.cli.outbox import dispatch_command, outbox_command
 from longtail.cli.run import backtest, plan
 from longtail.cli.run import run as run_motion
 from longtail.cli.sim import sim
@@ -265,6 +266,8 @@ app.command("coverage", help="Coverage per tier and per CSM against targets, wit
 app.add_typer(ctas_cli.app, name="ctas", help="The CTA queue: list, show, snooze, start, done, cancel, approve.")
 app.command("plan", help="Show what a run of a day would do, for whom, why and to whom; changes nothing.")(plan)
 app.command("backtest", help="Replay the motion over history and measure each playbook against churn.")(backtest)
+app.command("dispatch", help="Send due messages from the outbox (durable: none lost, none doubled).")(dispatch_command)
+app.command("outbox", help="Outbox message counts by status and channel.")(outbox_command)
 app.command("sim", help="Generate a simulated SaaS customer base (data files and ground truth).")(sim)
 
 

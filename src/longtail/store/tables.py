@@ -278,3 +278,88 @@ playbook_hits = Table(
     Index("ix_playbook_hits_due", "success_due", "checked_on"),
 )
 """Every time a playbook applied to an account, and (after its horizon) whether its success condition held."""
+
+# ---------------------------------------------------------------------------------------------- outbox
+# Messages waiting to go out, what happened to them afterwards, and who must not be contacted.
+# See longtail.store.outbox for the statuses and the delivery guarantee.
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("contact_id", String(ID)),
+    Column("account_id", String(ID)),
+    Column("program", String(ID)),
+    Column("payload", JSON, nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("claimed_by", String(ID)),
+    Column("message_id", String(ID), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_outbox_status_due", "status", "due_at"),
+)
+"""One row per message; `id` is the idempotency key the planner derives, so planning twice enqueues once."""
+
+engagement_events = Table(
+    "engagement_events",
+    metadata,
+    Column("event_id", String(ID), primary_key=True),
+    Column("message_key", String(ID), index=True),
+    Column("contact_id", String(ID)),
+    Column("account_id", String(ID)),
+    Column("channel", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", JSON),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("suppression_id", String(ID), primary_key=True),
+    Column("contact_id", String(ID), index=True),
+    Column("email", String(ID), index=True),
+    Column("channel", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""A contact or an address that must not get messages on `channel` ('all' for every channel)."""
+
+OUTBOX_TABLES: dict[str, Table] = {t.name: t for t in (outbox, engagement_events, suppressions)}
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("enrollment_id", String(64), primary_key=True),
+    Column("journey_id", String(ID), nullable=False),
+    Column("account_id", String(ID), nullable=False, index=True),
+    Column("contact_id", String(ID), nullable=False),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Column("holdout", Boolean, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("wait_until", DateTime(timezone=True)),
+    Column("exit_reason", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("visits", JSON, nullable=False),
+    Column("sent", JSON, nullable=False),
+    Column("variant", String(64)),
+    Index("ix_enrollments_journey_contact", "journey_id", "contact_id"),
+    Index("ix_enrollments_status", "status"),
+)
+"""One contact's way through one journey (see longtail.core.journeys.engine)."""
+
+enrollment_log = Table(
+    "enrollment_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enrollment_id", String(64), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("trail", JSON, nullable=False),
+)
+"""What each tick did to an enrollment, as sentences."""

@@ -210,7 +210,10 @@ class _Runner:
                 return
             if self.e.status != "active":
                 return
-        self.stop("exited", f"exited: {MAX_STEPS_PER_TICK} steps in one tick without a wait (a loop?)")
+        # A loop without a wait would send the same message again and again: send nothing from this tick.
+        self.effects.clear()
+        self.stop("exited", f"exited: {MAX_STEPS_PER_TICK} steps in one tick without a wait (a loop?); "
+                  "nothing from this tick was sent")
 
     def goto(self, step_id: str | None) -> None:
         index = self.e.step + 1 if step_id is None else next(i for i, s in enumerate(self.j.steps) if s.id == step_id)

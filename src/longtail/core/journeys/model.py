@@ -6,7 +6,7 @@ jump to a step by id. docs/journeys.md is the reference, with the semantics that
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -85,6 +85,14 @@ class BranchStep(_Step):
     step: Ident | None = None
     yes: Ident | None = None
     no: Ident | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_booleans(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `yes:` / `no:` key as a boolean; the author meant the branch's two exits.
+        if isinstance(data, dict):
+            data = {("yes" if k is True else "no" if k is False else k): v for k, v in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _one(self) -> BranchStep:

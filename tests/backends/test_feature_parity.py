@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from longtail.analytics.health_run import customers
 from longtail.core.contract import LOAD_ORDER
 from longtail.core.features import AnalyticTables, FeatureSet, feature_table, load_feature_defs
 from longtail.core.health import HealthResult, default_scorecards, score_table
@@ -131,6 +132,7 @@ def test_standard_features_agree(standard: dict[tuple[str, date], pa.Table], bac
                  "median_resolution_hours_90d", "days_to_renewal", "days_since_champion_active",
                  "days_to_first_value", "seat_utilisation", "events_change_pct"):
         assert expected.column(name).drop_null().to_pylist(), f"{name} is never set: not a real check"
+    assert set(expected.column("is_customer").to_pylist()) == {0, 1}, "customers and former customers both occur"
     _assert_same_features(expected, standard[backend, day], backend)
 
 
@@ -138,9 +140,10 @@ def test_standard_features_agree(standard: dict[tuple[str, date], pa.Table], bac
 @pytest.mark.parametrize("day", DATES)
 def test_health_scores_agree(standard: dict[tuple[str, date], pa.Table], backend: str, day: date) -> None:
     cards = default_scorecards()
-    expected = score_table(standard["duckdb", day], cards, {}, as_of=day)
+    expected = score_table(customers(standard["duckdb", day]), cards, {}, as_of=day)
     assert len({r.band for r in expected}) > 1, "one band for everyone is not a real check"
-    _assert_same_scores(expected, score_table(standard[backend, day], cards, {}, as_of=day), backend)
+    assert len(expected) < standard["duckdb", day].num_rows, "former customers are not scored"
+    _assert_same_scores(expected, score_table(customers(standard[backend, day]), cards, {}, as_of=day), backend)
 
 
 def test_custom_features_and_time_zone_agree(tables: dict[str, pa.Table],
@@ -187,8 +190,12 @@ def _edge_tables() -> AnalyticTables:
     surveys = [*hand.SURVEYS,
                {"response_id": "x6", "account_id": "a5", "ts": at("2025-03-25T10:00:00"), "kind": "nps", "score": 3.0},
                {"response_id": "x7", "account_id": "a5", "ts": at("2025-03-25T10:00:00"), "kind": "nps", "score": 8.0}]
+    # a5's only term ends on 2025-03-31 (exclusive): a customer on 03-30, a former customer on 03-31
+    subscriptions = [*hand.SUBSCRIPTIONS,
+                     {"subscription_id": "x8", "account_id": "a5", "start_date": date(2025, 3, 20),
+                      "end_date": date(2025, 3, 31), "mrr": 20.0, "quantity": 2}]
     rows = {"accounts": accounts, "contacts": contacts, "events": events, "tickets": tickets, "surveys": surveys,
-            "subscriptions": hand.SUBSCRIPTIONS}
+            "subscriptions": subscriptions}
     return AnalyticTables(**{kind: ibis.memtable(hand.arrow(kind, data)) for kind, data in rows.items()})
 
 
@@ -207,7 +214,9 @@ def test_edge_case_values() -> None:
     """What the boundary rows must be (on DuckDB; the test above makes the others agree)."""
     table = ibis.duckdb.connect().to_pyarrow(feature_table(_edge_tables(), date(2025, 3, 31),
                                                            load_feature_defs("attributes: [goal, score]\n")))
-    row = {r["account_id"]: r for r in table.to_pylist()}["a5"]
+    rows = {r["account_id"]: r for r in table.to_pylist()}
+    assert {a: r["is_customer"] for a, r in rows.items()} == {"a1": 1, "a2": 1, "a4": 0, "a5": 0}
+    row = rows["a5"]
     assert row["days_since_last_activity"] == 0  # 23:59:59.7 is still the as-of day
     assert row["days_to_first_value"] == -3  # 2.25 days before creation: floor, not truncation
     assert row["median_resolution_hours_90d"] == pytest.approx((3600 + 3 * 86400) / 2 / 3600)  # whole seconds

@@ -53,6 +53,10 @@ def test_features_of_a_simulated_world(world: Workspace) -> None:
     assert len(set(table.column("account_id").to_pylist())) == table.num_rows
     assert pc.min(table.column("seat_utilisation")).as_py() >= 0
     assert pc.min(table.column("tenure_days")).as_py() >= 0
+    assert table.column("is_customer").null_count == 0
+    assert set(table.column("is_customer").to_pylist()) <= {0, 1}
+    customers = table.filter(pc.equal(table.column("is_customer"), 1))
+    assert customers.num_rows > 0 and pc.min(customers.column("mrr")).as_py() > 0
     assert pc.sum(table.column("events_28d")).as_py() > 0
     assert pc.sum(table.column("active_users_28d")).as_py() > 0
     assert pc.min(table.column("events_7d")).as_py() >= 0

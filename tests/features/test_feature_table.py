@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
+import ibis
 import pytest
 
 from longtail.core.features import load_feature_defs
-from tests.features.conftest import AS_OF, Compute, make_tables
+from tests.features.conftest import AS_OF, Compute, arrow, d, make_tables
 
 YML = """
 family_windows: [7, 28, 90]
@@ -42,7 +44,7 @@ A1 = {
     "tickets_open": 2, "tickets_opened_30d": 2, "tickets_high_priority_open": 2,
     "median_resolution_hours_90d": 396.0,
     "nps_latest": 9.0, "nps_change": 3.0, "csat_latest": 4.0,
-    "days_to_renewal": 31, "tenure_days": 89, "mrr": 150.0, "arr": 1800.0,
+    "days_to_renewal": 31, "tenure_days": 89, "mrr": 150.0, "arr": 1800.0, "is_customer": 1,
     "attr_goal": 40.0, "attr_score": 7.5, "attr_segment": None,
     "sticky_users_28d": 1, "logins_14d": 1,
 }
@@ -53,7 +55,7 @@ A2 = {
     "milestones_reached": 0, "days_to_first_value": None,
     "tickets_open": 0, "tickets_opened_30d": 0, "tickets_high_priority_open": 0,
     "median_resolution_hours_90d": None, "nps_latest": 10.0, "nps_change": None, "csat_latest": None,
-    "days_to_renewal": None, "tenure_days": 0, "mrr": 200.0, "arr": 2400.0,
+    "days_to_renewal": None, "tenure_days": 0, "mrr": 200.0, "arr": 2400.0, "is_customer": 1,
     "attr_goal": None, "sticky_users_28d": 0, "logins_14d": 0,
 }
 
@@ -75,6 +77,7 @@ def test_rows_are_accounts_existing_on_the_date(compute: Compute, defs) -> None:
     assert sorted(rows) == ["a1", "a2", "a4"]  # a3 is created at 00:00 the next day; a4 has no created_at
     assert rows["a4"]["tenure_days"] is None
     assert rows["a4"]["events_28d"] == 0
+    assert rows["a4"]["is_customer"] == 0 and rows["a4"]["mrr"] == 0.0  # no subscription: a row, not a customer
 
 
 @pytest.mark.parametrize(("account", "expected"), [("a1", A1), ("a2", A2)])
@@ -127,3 +130,28 @@ def test_edge_configurations_run(compute: Compute, yml: str) -> None:
         assert a1["milestones_reached"] == 1 and a1["days_to_first_value"] == 61
     else:
         assert a1["all_180d"] == 8  # every usage event up to the as-of date, e9 (2024-12-31) included
+
+
+ONE_TERM = [  # a1: one term, end_date exclusive; a2: open-ended from 2025-03-31; a4: none at all
+    {"subscription_id": "t1", "account_id": "a1", "start_date": d("2025-03-10"), "end_date": d("2025-03-31"),
+     "mrr": 10.0, "quantity": 1},
+    {"subscription_id": "t2", "account_id": "a2", "start_date": d("2025-03-31"), "end_date": None, "mrr": 5.0},
+    {"subscription_id": "t3", "account_id": "a4", "start_date": d("2025-03-01"), "end_date": d("2025-03-01"),
+     "mrr": 7.0},  # empty term (ends the day it starts): never active
+]
+
+
+@pytest.mark.parametrize(("as_of", "a1", "a2"), [
+    (date(2025, 3, 9), 0, None),  # the day before the start (a2 is created on 2025-03-31: no row yet)
+    (date(2025, 3, 10), 1, None),  # the start day counts
+    (date(2025, 3, 30), 1, None),  # the last day of the term
+    (date(2025, 3, 31), 0, 1),  # the end day does not (end_date is exclusive); a2 starts
+    (date(2026, 1, 1), 0, 1),  # an open-ended subscription never ends
+])
+def test_is_customer_follows_the_active_subscriptions(compute: Compute, defs, as_of: date, a1: int,  # type: ignore[no-untyped-def]
+                                                      a2: int | None) -> None:
+    tables = replace(make_tables(), subscriptions=ibis.memtable(arrow("subscriptions", ONE_TERM)))
+    rows = compute(tables, defs, as_of=as_of)
+    got_a2 = rows["a2"]["is_customer"] if "a2" in rows else None
+    assert (rows["a1"]["is_customer"], got_a2, rows["a4"]["is_customer"]) == (a1, a2, 0)
+    assert (rows["a1"]["mrr"] > 0) == (a1 == 1), "is_customer agrees with the revenue of active subscriptions"

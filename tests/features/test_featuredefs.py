@@ -15,7 +15,7 @@ STANDARD = [
     "days_since_last_activity", "days_since_champion_active", "days_since_admin_active", "milestones_reached",
     "days_to_first_value", "tickets_open", "tickets_opened_30d", "tickets_high_priority_open",
     "median_resolution_hours_90d", "nps_latest", "nps_change", "csat_latest", "days_to_renewal", "tenure_days",
-    "mrr", "arr",
+    "mrr", "arr", "is_customer",
 ]
 
 
@@ -33,6 +33,15 @@ def test_standard_set_has_every_required_name() -> None:
         assert re.fullmatch(r"[0-9a-f]{64}", f.hash)
         assert f.description and f.unit and f.kind
     assert defs.custom == ()
+
+
+def test_is_customer_is_a_standard_flag_with_its_own_hash() -> None:
+    defs = load_feature_defs("attributes: [goal]\n")
+    flag = defs.get("is_customer")
+    assert (flag.unit, flag.kind, flag.standard) == ("flag", "customer", True)
+    assert defs.names.index("is_customer") < defs.names.index("attr_goal"), "standard features come first"
+    assert flag.hash == load_feature_defs(None).get("is_customer").hash
+    assert flag.hash not in {f.hash for f in defs.features if f.name != "is_customer"}
 
 
 def test_empty_file_is_the_standard_set() -> None:

@@ -53,7 +53,7 @@ def test_more_usage_never_lowers_a_usage_feature(con: ibis.BaseBackend, extra: l
         for name in RECENCY:
             if old[name] is not None:
                 assert new[name] is not None and new[name] <= old[name], (account, name)
-        for name in ("tenure_days", "seats", "mrr", "tickets_open", "nps_latest"):
+        for name in ("tenure_days", "seats", "mrr", "tickets_open", "nps_latest", "is_customer"):
             assert new[name] == old[name]
 
 

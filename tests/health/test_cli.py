@@ -32,22 +32,23 @@ Features = Callable[[Workspace, date], pa.Table]
 
 
 def hand_features(ws: Workspace, as_of: date) -> pa.Table:
-    """Two adopted accounts; acc-bad worsens over time."""
+    """Two adopted customers, acc-bad worsening over time; acc-gone, a former customer (no usage, no revenue)."""
     age = (as_of - date(2026, 1, 1)).days
     return pa.table({
-        "account_id": ["acc-good", "acc-bad"],
-        "as_of": [as_of, as_of],
-        "tenure_days": [400.0, 500.0],
-        "milestones_reached": [5.0, 4.0],
-        "seat_utilisation": [0.8, max(0.05, 0.4 - age / 50)],
-        "active_users_7d": [12.0, max(0.0, 6.0 - age / 2)],
-        "events_28d": [300.0, 40.0],
-        "events_prev_28d": [280.0, 150.0],
-        "feature_breadth_28d": [6.0, 2.0],
-        "days_since_last_activity": [0.0, 9.0],
-        "days_since_champion_active": [1.0, None],
-        "tickets_high_priority_open": [0.0, 3.0],
-        "nps_latest": [10.0, float("nan")],
+        "account_id": ["acc-good", "acc-bad", "acc-gone"],
+        "as_of": [as_of, as_of, as_of],
+        "tenure_days": [400.0, 500.0, 900.0],
+        "milestones_reached": [5.0, 4.0, 3.0],
+        "seat_utilisation": [0.8, max(0.05, 0.4 - age / 50), None],
+        "active_users_7d": [12.0, max(0.0, 6.0 - age / 2), 0.0],
+        "events_28d": [300.0, 40.0, 0.0],
+        "events_prev_28d": [280.0, 150.0, 0.0],
+        "feature_breadth_28d": [6.0, 2.0, 0.0],
+        "days_since_last_activity": [0.0, 9.0, 200.0],
+        "days_since_champion_active": [1.0, None, None],
+        "tickets_high_priority_open": [0.0, 3.0, 0.0],
+        "nps_latest": [10.0, float("nan"), 2.0],
+        "is_customer": pa.array([1, 1, 0], pa.int64()),
     })
 
 
@@ -149,6 +150,31 @@ def test_workspace_scorecards_are_used_and_errors_name_the_line(ws_args: list[st
     broken = runner.invoke(app, ["score", "--as-of", "2026-01-02", *ws_args])
     assert broken.exit_code == 2
     assert f"{health_yml}:6: scorecards[0].components[0].transform.maxx" in broken.output.replace("\n", "")
+
+
+@pytest.mark.usefixtures("fake_features")
+def test_former_customers_are_not_scored(ws_args: list[str], workspace: Workspace) -> None:
+    result = runner.invoke(app, ["score", "--as-of", "2026-01-11", "--format", "csv", *ws_args])
+    assert result.exit_code == 0, result.output
+    assert "acc-gone" not in result.stdout
+    assert "scored 2 accounts" in result.output
+    stored = health_store.read_scores(workspace, date(2026, 1, 11))
+    assert set(stored) == {"acc-good", "acc-bad"}
+
+
+@pytest.mark.usefixtures("fake_features")
+def test_health_of_a_former_customer_exits_2(ws_args: list[str], workspace: Workspace) -> None:
+    result = runner.invoke(app, ["health", "acc-gone", "--as-of", "2025-12-31", *ws_args])
+    assert result.exit_code == 2
+    assert "acc-gone was not a customer on 2025-12-31 (no active subscription)" in result.output.replace("\n", "")
+    assert health_store.stored_dates(workspace) == [], "a refused request stores nothing"
+
+
+def test_features_without_is_customer_fail(ws_args: list[str], fake_features: Callable[[Features], None]) -> None:
+    fake_features(lambda ws, day: hand_features(ws, day).drop_columns(["is_customer"]))
+    result = runner.invoke(app, ["score", "--as-of", "2026-01-02", *ws_args])
+    assert result.exit_code == 1
+    assert "no is_customer column" in result.output
 
 
 def test_duplicate_accounts_in_features_fail(ws_args: list[str], fake_features: Callable[[Features], None]) -> None:

@@ -58,3 +58,22 @@ def test_score_history_and_health_on_real_features(loaded: Path) -> None:
     assert data["band"] != "red" or data["reasons"]
     assert health_store.stored_dates(open_workspace(loaded)) == [date(2025, 9, 1), date(2025, 9, 11),
                                                                   date(2025, 9, 21)]
+
+
+def test_only_customers_are_scored_on_real_features(loaded: Path) -> None:
+    from longtail.analytics.features import features_as_of
+
+    day = date(2025, 9, 21)
+    features = features_as_of(open_workspace(loaded), day)
+    flags = dict(zip(features.column("account_id").to_pylist(), features.column("is_customer").to_pylist(),
+                     strict=True))
+    former = sorted(a for a, flag in flags.items() if flag == 0)
+    assert former, "the simulated world should have former customers by then"
+    args = ["--workspace", str(loaded)]
+    result = runner.invoke(app, ["score", "--as-of", day.isoformat(), "--format", "csv", *args])
+    assert result.exit_code == 0, result.output
+    scored = {r["account_id"] for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert scored == {a for a, flag in flags.items() if flag == 1}
+    refused = runner.invoke(app, ["health", former[0], "--as-of", day.isoformat(), *args])
+    assert refused.exit_code == 2
+    assert f"{former[0]} was not a customer on {day} (no active subscription)" in refused.output.replace("\n", "")

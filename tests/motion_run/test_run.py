@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from longtail.analytics.features import features_as_of
 from longtail.cli.main import app
 from longtail.cli.run import plan_json
 from longtail.runner.daily import open_store, plan_day, run_day, team_of
@@ -60,6 +61,31 @@ def test_plan_changes_nothing_and_agrees_with_run(ws: Workspace) -> None:
     assert stored == {c[0] for c in _creates(ran)}
     for cta in store.list_ctas():
         assert cta.definition_hash and cta.inputs["trigger"], "every CTA records the rule and its inputs"
+
+
+def former_customers(ws: Workspace, day: date) -> tuple[set[str], set[str]]:
+    """(customers, former customers) on `day`, from the feature table's is_customer flag."""
+    features = features_as_of(ws, day)
+    flags = zip(features.column("account_id").to_pylist(), features.column("is_customer").to_pylist(), strict=True)
+    split: tuple[set[str], set[str]] = (set(), set())
+    for account, flag in flags:
+        split[0 if flag == 1 else 1].add(account)
+    return split
+
+
+# acc_00000019's only subscription ended on 2025-06-25 (end_date exclusive): the next day its health fell below
+# 50 and, before is_customer, health_below_50 fired a risk playbook for it.
+@pytest.mark.parametrize("day", [DAY, date(2025, 6, 26)])
+def test_former_customers_are_not_targeted(ws: Workspace, day: date) -> None:
+    customers, former = former_customers(ws, day)
+    assert former, "the simulated half year should have former customers"
+    plan = plan_day(ws, day)
+    assert plan.accounts == len(customers)
+    assert plan.fires and {f.account_id for f in plan.fires} <= customers
+    assert plan.hits and {h.account_id for h in plan.hits} <= customers
+    assert {c["account_id"] for c in plan_json(plan)["ctas"]} <= customers  # type: ignore[union-attr]
+    assert {t["account_id"] for t in plan.tier_changes} <= customers
+    assert plan.entered and not {a for members in plan.entered.values() for a in members} & former
 
 
 def test_running_a_day_twice_changes_nothing(ws: Workspace) -> None:

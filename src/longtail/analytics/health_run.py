@@ -17,6 +17,8 @@ from longtail.settings import Workspace
 log = logging.getLogger(__name__)
 
 HEALTH_FILE = "health.yml"
+CUSTOMER = "is_customer"
+"""The standard feature (1 or 0) that says whether an account had an active subscription on the day."""
 
 
 def workspace_scorecards(ws: Workspace) -> ScorecardSet:
@@ -42,12 +44,25 @@ def checked_features(ws: Workspace, day: date) -> pa.Table:
     return table
 
 
+def customers(features: pa.Table) -> pa.Table:
+    """The rows of accounts that were customers on the day (`is_customer` = 1).
+
+    Only customers are scored and acted on: a former customer (every subscription ended) would otherwise
+    score red for its zero usage and draw risk playbooks meant for accounts that can still be saved.
+    """
+    if CUSTOMER not in features.column_names:
+        raise LongtailError(f"the features have no {CUSTOMER} column (a standard feature): cannot tell customers")
+    return features.filter(pc.equal(features.column(CUSTOMER), 1))
+
+
 def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table | None = None) -> list[HealthResult]:
-    """Score every account on `day` and store the results (replacing that day's)."""
+    """Score every customer on `day` (`is_customer` = 1) and store the results (replacing that day's)."""
     carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
     previous = health_store.previous_states(ws, day, with_components=carry)
     table = features if features is not None else checked_features(ws, day)
-    results = score_table(table, cards, previous, as_of=day)
+    scored = customers(table)
+    results = score_table(scored, cards, previous, as_of=day)
     path = health_store.write_results(ws, day, results)
-    log.info("health.score day=%s accounts=%d file=%s", day, len(results), path)
+    log.info("health.score day=%s accounts=%d not_customers=%d file=%s", day, len(results),
+             len(table) - len(scored), path)
     return results

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from longtail.analytics.features import features_as_of
+from longtail.analytics.health_run import customers
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, fail, parse_day, setup_logging
 from longtail.core.motion.coverage import CoverageReport, CoverageTarget, CoveredAccount, coverage_report
 from longtail.errors import LongtailError, UsageError
@@ -65,8 +66,10 @@ def covered_accounts(tiers: dict[str, str], arr_table: pa.Table, fields: pa.Tabl
 def build_report(ctx: Context, tiers: dict[str, str], as_of: date) -> CoverageReport:
     """The coverage report for the stored tiers, ARR as of `as_of`, and the motion's targets and costs."""
     coverage = ctx.motion.team.coverage
-    accounts, warnings = covered_accounts(tiers, features_as_of(ctx.ws, as_of).select(["account_id", "arr"]),
-                                          ctx.fields)
+    # Coverage is about customers on the day: a former customer keeps its last stored tier but needs no CSM.
+    current = customers(features_as_of(ctx.ws, as_of)).select(["account_id", "arr"])
+    ids = set(current.column("account_id").to_pylist())
+    accounts, warnings = covered_accounts({a: t for a, t in tiers.items() if a in ids}, current, ctx.fields)
     targets = [CoverageTarget(tier, low, high) for tier, (low, high) in sorted(coverage.targets.items())]
     report = coverage_report(accounts, ctx.team, targets, coverage.loaded_cost)
     return replace(report, warnings=(*warnings, *report.warnings))

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from longtail.analytics import health_store
-from longtail.analytics.health_run import score_day, workspace_scorecards
+from longtail.analytics.health_run import checked_features, customers, score_day, workspace_scorecards
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, console, fail, parse_day, setup_logging
 from longtail.core.health import HealthResult
 from longtail.errors import LongtailError, UsageError
@@ -133,9 +133,13 @@ def health(
             raise UsageError(f"--format must be text or json, not {fmt!r}")
         day = parse_day(as_of, "--as-of")
         ws = open_workspace(workspace)
-        results = score_day(ws, day, workspace_scorecards(ws))
-        if not any(r.account_id == account_id for r in results):
+        features = checked_features(ws, day)
+        if account_id not in features.column("account_id").to_pylist():
             raise UsageError(f"no account {account_id!r} in the features for {day}")
+        current = customers(features)
+        if account_id not in current.column("account_id").to_pylist():
+            raise UsageError(f"{account_id} was not a customer on {day} (no active subscription)")
+        score_day(ws, day, workspace_scorecards(ws), current)
         row = health_store.read_account(ws, day, account_id)
         if row is None:
             raise LongtailError(f"account {account_id!r} was scored but not found in the store for {day}")

@@ -240,6 +240,8 @@ def _standard(spec: _FeaturesFile) -> tuple[list[FeatureDef], dict[str, tuple[st
                 "revenue", measure="mrr"),
         _define("arr", "Annual recurring revenue of subscriptions active on the as-of date.", "currency/year",
                 "revenue", measure="arr"),
+        _define("is_customer", "1 when the account has a subscription active on the as-of date (started on or "
+                "before it, not ended by it), else 0; never null.", "flag", "customer", measure="active_subscriptions"),
     ]
     vocab: dict[str, Any] = {"system": system, "milestones": milestones, "logins": logins, "high": high,
                              "family_windows": family_windows}

@@ -227,7 +227,7 @@ def _subscription_features(subs: ir.Table, b: _Bounds) -> ir.Table:
     mrr = ibis.coalesce(s.mrr, s.arr / 12.0)
     arr = ibis.coalesce(s.arr, s.mrr * 12.0)
     agg = s.group_by("account_id").aggregate(
-        seats=s.quantity.sum(), mrr=mrr.sum(), arr=arr.sum(), _renewal=s.end_date.min()
+        seats=s.quantity.sum(), mrr=mrr.sum(), arr=arr.sum(), _renewal=s.end_date.min(), _active=s.count()
     )
     return agg.mutate(days_to_renewal=agg._renewal.delta(day, unit="day").cast("int64"))
 
@@ -284,6 +284,9 @@ def _standard_columns(base: ir.Table, b: _Bounds, defs: FeatureSet) -> dict[str,
     cols["tenure_days"] = _days_before(b, base.created_at)
     cols["mrr"] = ibis.coalesce(base.mrr.cast("float64"), ibis.literal(0.0))
     cols["arr"] = ibis.coalesce(base.arr.cast("float64"), ibis.literal(0.0))
+    # an account without an active subscription has no row in the subscription aggregate: null means 0
+    active = ibis.coalesce(base._active.cast("int64"), zero)
+    cols["is_customer"] = ibis.ifelse(active > 0, ibis.literal(1, "int64"), zero)
     return cols
 
 

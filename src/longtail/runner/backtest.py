@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from longtail.analytics.connect import connect, workspace_feature_defs
+from longtail.analytics.health_run import customers
 from longtail.core.features import AnalyticTables, FeatureSet, feature_table
 from longtail.core.health import HealthResult, PreviousState, score_table
 from longtail.core.motion.backtest import (
@@ -30,7 +31,7 @@ from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_suc
 from longtail.errors import UsageError
 from longtail.runner import evaluate as ev
 from longtail.runner.daily import Context, context
-from longtail.runner.frame import day_table, health_frame
+from longtail.runner.frame import day_table, health_frame, in_day
 from longtail.settings import Workspace
 
 MAX_EVALUATIONS = 2_000
@@ -78,7 +79,7 @@ def _remember(state: _State, day: date, results: list[HealthResult]) -> None:
 def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: FeatureSet, *, day: date,
          state: _State) -> None:
     ws, motion = ctx.ws, ctx.motion
-    features = con.to_pyarrow(feature_table(tables, day, defs, tz=ws.settings.timezone))
+    features = customers(con.to_pyarrow(feature_table(tables, day, defs, tz=ws.settings.timezone)))
     results = score_table(features, ctx.cards, state.health, as_of=day)
     week = state.scores.get(day - timedelta(days=7), {})
     month = state.scores.get(day - timedelta(days=30), {})
@@ -92,8 +93,8 @@ def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: Feat
     _check_due(state, motion, today, day)
     fires, _ = ev.condition_fires(con, today, state.previous, motion, day)
     since = state.previous_day if state.previous_day is not None else day - timedelta(days=1)
-    fires += ev.event_trigger_fires(con, tables, motion, day=day, since=since, tz=ws.settings.timezone,
-                                    milestones=ctx.milestones)
+    fires += in_day(ev.event_trigger_fires(con, tables, motion, day=day, since=since, tz=ws.settings.timezone,
+                                           milestones=ctx.milestones), today)
     fires = ev.apply_throttle(fires, motion, state.history, day)
     for fire in fires:
         if fire.allowed:

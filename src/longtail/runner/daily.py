@@ -38,7 +38,7 @@ from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_suc
 from longtail.core.motion.tiers import Override
 from longtail.runner import evaluate as ev
 from longtail.runner.effects import cta_requests, owner_requests, step_effects
-from longtail.runner.frame import account_fields, day_table, health_frame, stored_changes, stored_health
+from longtail.runner.frame import account_fields, day_table, health_frame, in_day, stored_changes, stored_health
 from longtail.settings import Workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.motion import MotionStore
@@ -150,8 +150,8 @@ def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Mot
         yesterday = ev.with_segments(con, yesterday, motion)
         today = ev.with_segments(con, today, motion)
         fires, holds = ev.condition_fires(con, today, yesterday, motion, day)
-        fires += ev.event_trigger_fires(con, tables, motion, day=day, since=_since(store, day),
-                                        tz=ws.settings.timezone, milestones=ctx.milestones)
+        fires += in_day(ev.event_trigger_fires(con, tables, motion, day=day, since=_since(store, day),
+                                               tz=ws.settings.timezone, milestones=ctx.milestones), today)
     plan.accounts = today.num_rows
     _plan_tiers(plan, assigned)
     _plan_segments(plan, store, today, motion)

@@ -10,7 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from longtail.analytics import health_store
+from longtail.analytics.health_run import customers
 from longtail.core.health import HealthResult, ScorecardSet, score_table
+from longtail.runner.evaluate import Fire
 from longtail.settings import Workspace
 
 HEALTH_SCHEMA = pa.schema([("account_id", pa.string()), ("health_score", pa.float64()),
@@ -32,10 +34,10 @@ def health_frame(results: Sequence[HealthResult], week_ago: dict[str, float], mo
 
 
 def stored_health(ws: Workspace, day: date, features: pa.Table, cards: ScorecardSet) -> list[HealthResult]:
-    """Health for `day` scored in memory (nothing is written), continuing the stored history."""
+    """Health of the day's customers scored in memory (nothing is written), continuing the stored history."""
     carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
     previous = health_store.previous_states(ws, day, with_components=carry)
-    return score_table(features, cards, previous, as_of=day)
+    return score_table(customers(features), cards, previous, as_of=day)
 
 
 def stored_changes(ws: Workspace, day: date) -> tuple[dict[str, float], dict[str, float]]:
@@ -64,11 +66,22 @@ def _text(value: object) -> str | None:
 
 
 def day_table(features: pa.Table, health: pa.Table, fields: pa.Table) -> pa.Table:
-    """Features left-joined with health and account fields (accounts without features are not in the day)."""
-    table = features.join(health, "account_id", join_type="left outer")
+    """The customers' features left-joined with health and account fields.
+
+    Accounts without features, and former customers (`is_customer` = 0), are not in the day: no tier, segment,
+    condition trigger or CTA is about them.
+    """
+    table = customers(features).join(health, "account_id", join_type="left outer")
     keep = [c for c in fields.column_names if c == "account_id" or c not in table.column_names]
     table = table.join(fields.select(keep), "account_id", join_type="left outer")
     return table.sort_by("account_id").combine_chunks()
+
+
+def in_day(fires: list[Fire], today: pa.Table) -> list[Fire]:
+    """The fires about accounts in the day's table: event triggers read events directly, so a former
+    customer's events would otherwise still fire."""
+    present = set(today.column("account_id").to_pylist())
+    return [f for f in fires if f.account_id in present]
 
 
 def ids(table: pa.Table) -> pa.Array:

@@ -7,6 +7,7 @@ in the workspace, built-in defaults. Relative paths in database URLs are relativ
 from __future__ import annotations
 
 import os
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     unsubscribe_secret: str | None = Field(
         None, description="Key that signs unsubscribe links: set it in LONGTAIL_UNSUBSCRIBE_SECRET."
     )
+    public_url: str = Field("http://127.0.0.1:8000", description="Base URL of tracked links and unsubscribe pages.")
+    holdout_salt: str = Field("longtail", description="Salt of the holdout and A/B hashes; changing it reshuffles.")
 
     @field_validator("timezone")
     @classmethod
@@ -208,17 +211,40 @@ def init_workspace(root: Path, *, timezone: str = "UTC") -> Workspace:
 
 
 EXAMPLE_MOTION = Path(__file__).parent / "examples" / "motion"
+EXAMPLE_TEMPLATES = Path(__file__).parent / "examples" / "templates"
 
 
 def copy_example(ws: Workspace) -> list[str]:
-    """Copy the example motion (segments, tiers, triggers, playbooks, team) into a new workspace's motion/."""
-    copied = []
-    for source in sorted(EXAMPLE_MOTION.glob("*.yml")):
-        target = ws.root / "motion" / source.name
-        if target.exists():
-            raise UsageError(f"{target} already exists; not overwriting it with the example")
-        target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-        copied.append(f"motion/{source.name}")
-    if not copied:
+    """Copy the example motion (segments, tiers, triggers, playbooks, team, journeys, contact policy) and its
+    email templates into a new workspace's motion/."""
+    pairs = [(p, Path("motion") / p.relative_to(EXAMPLE_MOTION)) for p in sorted(EXAMPLE_MOTION.rglob("*.yml"))]
+    pairs += [(p, Path("motion") / "templates" / p.name) for p in sorted(EXAMPLE_TEMPLATES.glob("*.j2"))]
+    if not pairs:
         raise UsageError(f"the example motion is missing from the installation ({EXAMPLE_MOTION})")
-    return copied
+    for _, target in pairs:
+        if (ws.root / target).exists():
+            raise UsageError(f"{ws.root / target} already exists; not overwriting it with the example")
+    for source, target in pairs:
+        (ws.root / target).parent.mkdir(parents=True, exist_ok=True)
+        (ws.root / target).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    return [str(target) for _, target in pairs]
+
+
+SECRET_FILE = "signing.key"
+
+
+def signing_secret(ws: Workspace) -> str:
+    """The key that signs tracking and unsubscribe links: LONGTAIL_UNSUBSCRIBE_SECRET, else a random key kept in
+    the workspace's state folder (created on first use, never written to longtail.toml)."""
+    if ws.settings.unsubscribe_secret:
+        return ws.settings.unsubscribe_secret
+    path = ws.state_dir / SECRET_FILE
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            return path.read_text(encoding="utf-8").strip()
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return path.read_text(encoding="utf-8").strip()

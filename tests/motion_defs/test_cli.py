@@ -17,7 +17,7 @@ from tests.motion_defs.helpers import EXAMPLES, line_of
 runner = CliRunner()
 
 REPORT_KEYS = {"ok", "files", "features", "scorecards", "segments", "tiers", "triggers", "builtin_triggers",
-               "playbooks", "motion_hash", "definitions"}
+               "journeys", "templates", "playbooks", "motion_hash", "definitions"}
 
 
 def check(ws: Workspace, *args: str) -> Result:

@@ -10,7 +10,7 @@ from longtail.core.yamlsource import MAX_BYTES
 from longtail.errors import ConfigError
 from longtail.settings import Workspace
 
-OWN_FORMAT = ("features.yml", "health.yml")
+OWN_FORMAT = ("features.yml", "health.yml", "contact_policy.yml")
 """Files under motion/ with formats of their own (features and scorecards), not motion definitions."""
 
 

@@ -18,6 +18,7 @@ from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, fail, setup
 from longtail.core.motion.definitions import MotionFile
 from longtail.core.motion.load import BUILTIN_SOURCE
 from longtail.errors import LongtailError, UsageError
+from longtail.runner.journeys import journey_context
 from longtail.settings import open_workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.playbooks import PlaybookStore
@@ -33,6 +34,7 @@ def check(workspace: WorkspaceOpt = None, fmt: FormatOpt = "text", verbose: Verb
         features = workspace_feature_defs(ws)
         cards = workspace_scorecards(ws)
         motion = workspace_motion(ws)
+        journeys = journey_context(ws, motion, features.names)
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     builtin = sum(1 for d in motion.defined.values() if d.source == BUILTIN_SOURCE)
@@ -46,6 +48,8 @@ def check(workspace: WorkspaceOpt = None, fmt: FormatOpt = "text", verbose: Verb
         "triggers": len(motion.triggers),
         "builtin_triggers": builtin,
         "playbooks": len(motion.playbooks),
+        "journeys": sorted(journeys.journeys.journeys) if journeys else [],
+        "templates": sorted(journeys.templates) if journeys else [],
         "motion_hash": motion.hash,
         "definitions": {key: {"source": d.source, "line": d.line, "hash": d.hash}
                         for key, d in sorted(motion.defined.items())},
@@ -56,7 +60,8 @@ def check(workspace: WorkspaceOpt = None, fmt: FormatOpt = "text", verbose: Verb
     out = Console()
     out.print(f"ok: {report['features']} features, {report['scorecards']} scorecards, {report['segments']} segments, "
               f"{len(report['tiers'])} tiers, {report['triggers']} triggers ({builtin} built-in), "
-              f"{report['playbooks']} playbooks", highlight=False)
+              f"{report['playbooks']} playbooks, {len(report['journeys'])} journeys, {len(report['templates'])} "
+              "email templates", highlight=False)
     out.print(f"motion hash {motion.hash[:12]} from {len(report['files'])} file(s)", highlight=False)
 
 

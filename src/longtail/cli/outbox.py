@@ -18,19 +18,16 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from longtail.channels import Channel
-from longtail.channels.files import FileChannel
-from longtail.channels.smtp import SmtpChannel
+from longtail.channels.workspace import OUTBOX_DIR, email_channel
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, console, fail, setup_logging
 from longtail.dispatch import DEFAULT_LEASE_SECONDS, dispatch
-from longtail.errors import ConfigError, LongtailError, UsageError
+from longtail.errors import LongtailError, UsageError
 from longtail.settings import Workspace, open_workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.outbox import STATUSES, OutboxStore
 
 out = Console()
 CHANNELS = ("email",)
-OUTBOX_DIR = "outbox"
 
 ChannelOpt = Annotated[str, typer.Option("--channel", help="Outbox channel: email.")]
 
@@ -48,16 +45,6 @@ def _store(ws: Workspace) -> OutboxStore:
     engine = make_engine(ws.database_url)
     migrate(engine)
     return OutboxStore(engine)
-
-
-def email_channel(ws: Workspace) -> Channel:
-    """The email backend the workspace settings name; .eml files go to .longtail/outbox/."""
-    s = ws.settings
-    if s.email_channel == "smtp":
-        return SmtpChannel(s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_starttls, s.email_from)
-    if s.email_channel == "file":
-        return FileChannel(ws.state_dir / OUTBOX_DIR, s.email_from)
-    raise ConfigError(f"email_channel = {s.email_channel!r} is not available in this version; use smtp or file")
 
 
 def dispatch_command(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from longtail.analytics.connect import connect, ensure_snapshots, workspace_feature_defs
 from longtail.analytics.health_run import checked_features, score_day, workspace_scorecards
 from longtail.analytics.motion_source import workspace_motion
+from longtail.channels.workspace import email_channel
 from longtail.core.health import ScorecardSet
 from longtail.core.motion.ctas import (
     CloseCta,
@@ -36,12 +37,23 @@ from longtail.core.motion.routing import Escalation, OpenCtaView, Team, Workload
 from longtail.core.motion.segments import membership_changes
 from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_success
 from longtail.core.motion.tiers import Override
+from longtail.dispatch import dispatch
 from longtail.runner import evaluate as ev
 from longtail.runner.effects import cta_requests, owner_requests, step_effects
 from longtail.runner.frame import account_fields, day_table, health_frame, in_day, stored_changes, stored_health
+from longtail.runner.journeys import (
+    JourneyContext,
+    JourneyPlan,
+    apply_journeys,
+    entries,
+    journey_context,
+    plan_journeys,
+    tick_instant,
+)
 from longtail.settings import Workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.motion import MotionStore
+from longtail.store.outbox import OutboxStore
 from longtail.store.playbooks import HitRow, PlaybookStore
 
 log = logging.getLogger(__name__)
@@ -66,6 +78,8 @@ class DayPlan:
     cursors: dict[str, str] = field(default_factory=dict)
     hits: list[HitRow] = field(default_factory=list)
     success: list[SuccessOutcome] = field(default_factory=list)
+    journeys: JourneyPlan | None = None
+    dispatched: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, Any]:
         kinds: dict[str, int] = {}
@@ -81,6 +95,7 @@ class DayPlan:
             "escalations": len(self.escalations), "held": bool(self.hold and self.hold.held),
             "other_steps": len(self.steps), "playbook_hits": len(self.hits),
             "success_checked": len(self.success), "success_succeeded": sum(o.success for o in self.success),
+            **(self.journeys.counts() if self.journeys else {}), **self.dispatched,
         }
 
 
@@ -111,13 +126,15 @@ class Context:
     team: Team
     fields: pa.Table
     milestones: tuple[str, ...]
+    journeys: JourneyContext | None = None
 
 
 def context(ws: Workspace) -> Context:
     motion = workspace_motion(ws)
     defs = workspace_feature_defs(ws)
     fields = account_fields(_accounts(ws), motion.account_attributes, motion.team.routing.named_csm_attribute)
-    return Context(ws, motion, workspace_scorecards(ws), team_of(ws), fields, defs.milestone_events)
+    return Context(ws, motion, workspace_scorecards(ws), team_of(ws), fields, defs.milestone_events,
+                   journey_context(ws, motion, defs.names))
 
 
 def _day_table(ctx: Context, day: date, *, store_health: bool) -> pa.Table:
@@ -163,6 +180,10 @@ def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Mot
     plan.success = _success(PlaybookStore(store.engine).due(day), motion, today, day)
     plan.steps = step_effects(hits, day)
     requests = cta_requests(hits, motion, day)
+    if ctx.journeys is not None:
+        want = entries(ctx.journeys, plan.steps, plan.fires, plan.entered)
+        plan.journeys = plan_journeys(ctx.journeys, store.engine, day, today, want=want, tz=ws.settings.timezone)
+        requests += plan.journeys.ctas
     _plan_ctas(plan, ctx, store, today, requests=requests, cleared=_cleared(store, motion, holds))
     return plan
 
@@ -282,8 +303,10 @@ def _cursors(store: MotionStore) -> dict[str, str]:
     return {str(k): str(v) for k, v in cursors.items()}
 
 
-def run_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: MotionStore | None = None) -> DayPlan:
-    """Plan the day and apply it: fires, memberships, tiers, CTAs with owners, escalations, the run record."""
+def run_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: MotionStore | None = None,
+            send: bool = True) -> DayPlan:
+    """Plan the day and apply it: fires, memberships, tiers, CTAs with owners, escalations, journeys (their
+    messages go to the outbox, then out through the workspace's email channel unless `send` is false)."""
     ctx = ctx or context(ws)
     store = store or open_store(ws)
     # Every execution gets its own record; a second run of the same day is a new run that changes nothing.
@@ -292,6 +315,8 @@ def run_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Moti
     store.start_run(run_id, day, ctx.motion.hash)
     plan = plan_day(ws, day, ctx=ctx, store=store, store_health=True)
     _apply(plan, store, ctx)
+    if plan.journeys is not None and send:
+        plan.dispatched = _dispatch(ws, store, day)
     store.finish_run(run_id, "done", {**plan.counts(), "cursors": plan.cursors})
     return plan
 
@@ -319,3 +344,17 @@ def _apply(plan: DayPlan, store: MotionStore, ctx: Context) -> None:
         if cta is not None and item.to_member is not None:
             moved.append(escalate(cta, item.to_member, day, item.reason))
     store.save_ctas(moved, "escalate", "motion")
+    if plan.journeys is not None:
+        apply_journeys(plan.journeys, store.engine, day, ctx.ws.settings.timezone)
+
+
+def _dispatch(ws: Workspace, store: MotionStore, day: date) -> dict[str, int]:
+    """Send the emails due by the day's tick (a message held for quiet hours goes out on a later run)."""
+    at = tick_instant(day, ws.settings.timezone)
+    channel = email_channel(ws)
+    try:
+        counts = dispatch(OutboxStore(store.engine), channel, f"run-{day.isoformat()}", lambda: at,
+                          channel_name="email")
+    finally:
+        channel.close()
+    return {f"emails_{k}": v for k, v in asdict(counts).items()}

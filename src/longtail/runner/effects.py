@@ -11,7 +11,7 @@ import pyarrow as pa
 from longtail.core.motion.ctas import TEMPLATES, CreateCta, Cta, CtaEffect, CtaRequest
 from longtail.core.motion.definitions import AlertStep, CtaStep, JourneyStep, SetAttributeStep
 from longtail.core.motion.load import Motion
-from longtail.core.motion.routing import OwnerRule, RouteRequest
+from longtail.core.motion.routing import DEFAULT_RULES, OwnerRule, RouteRequest
 from longtail.runner.evaluate import Hit
 
 
@@ -63,8 +63,11 @@ def step_effects(hits: Sequence[Hit], day: date) -> list[dict[str, Any]]:
 
 
 def _rules(motion: Motion, request: CtaRequest) -> tuple[OwnerRule, ...]:
-    book = next(b for b in motion.playbooks if b.id == request.playbook_id)
-    step = next(s for s in book.steps if isinstance(s, CtaStep) and s.reason == request.reason)
+    book = next((b for b in motion.playbooks if b.id == request.playbook_id), None)
+    step = None if book is None else next(
+        (s for s in book.steps if isinstance(s, CtaStep) and s.reason == request.reason), None)
+    if step is None:  # a CTA a journey asked for: the default chain (named CSM, then the least loaded)
+        return DEFAULT_RULES
     return tuple(OwnerRule(r.rule, r.skill if r.rule == "skill" else None) for r in step.owner)
 
 

@@ -51,7 +51,7 @@ def account_fields(accounts: pa.Table, attributes: Sequence[str], named_csm: str
     raw = accounts.column("attributes").to_pylist() if "attributes" in accounts.column_names else [None] * len(accounts)
     parsed = [json.loads(v) if v else {} for v in raw]
     columns = {name: pa.array([_text(p.get(name)) for p in parsed], pa.string()) for name in wanted}
-    base = {c: accounts.column(c) for c in ("account_id", "industry", "country", "employees")
+    base = {c: accounts.column(c) for c in ("account_id", "name", "industry", "country", "employees")
             if c in accounts.column_names}
     table = pa.table({**base, **{k: v for k, v in columns.items() if k not in base}})
     if named_csm != "named_csm":

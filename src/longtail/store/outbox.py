@@ -333,3 +333,47 @@ class OutboxStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(ev).where(ev.c.message_key == message_key).order_by(ev.c.at, ev.c.event_id))
             return [dict(r) for r in rows.mappings()]
+
+
+class PressureReader:
+    """What the contact policy needs from the outbox: recent messages, suppressions, engagement."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def recent(self, since: datetime, channels: Sequence[str] = ("email", "in_app")) -> list[dict[str, Any]]:
+        """Messages that count against the caps: sent, being sent, or waiting, due from `since` on."""
+        t = tables.outbox
+        query = select(t.c.contact_id, t.c.account_id, t.c.channel, t.c.due_at, t.c.sent_at).where(
+            t.c.channel.in_(list(channels)), t.c.status.in_([PENDING, SENDING, SENT]), t.c.due_at >= since)
+        with self.engine.connect() as conn:
+            return [{"contact_id": r.contact_id, "account_id": r.account_id, "channel": r.channel,
+                     "at": _stored(r.sent_at or r.due_at)} for r in conn.execute(query)]
+
+    def suppressions(self) -> tuple[dict[str, set[str]], set[str]]:
+        """(contact -> channels it left, including 'all'; hard-bounced or suppressed email addresses)."""
+        sup = tables.suppressions
+        contacts: dict[str, set[str]] = {}
+        emails: set[str] = set()
+        with self.engine.connect() as conn:
+            for s in conn.execute(select(sup.c.contact_id, sup.c.email, sup.c.channel)):
+                if s.contact_id:
+                    contacts.setdefault(s.contact_id, set()).add(s.channel)
+                if s.email:
+                    emails.add(s.email.strip().lower())
+        return contacts, emails
+
+    def engagement(self, keys: Sequence[str]) -> dict[str, frozenset[str]]:
+        """Message key -> the engagement kinds recorded for it."""
+        ev = tables.engagement_events
+        found: dict[str, set[str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(keys))):
+                for r in conn.execute(select(ev.c.message_key, ev.c.kind).where(ev.c.message_key.in_(chunk))):
+                    found.setdefault(r.message_key, set()).add(r.kind)
+        return {k: frozenset(v) for k, v in found.items()}
+
+
+def _stored(value: datetime) -> datetime:
+    """A timestamp read back: SQLite returns it without an offset, and everything written here is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

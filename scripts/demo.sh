@@ -21,7 +21,7 @@ echo
 echo "== 4. Retention over the simulated year, by plan family"
 "$BIN/longtail" metrics --from 2025-01-01 --to 2025-12-31 --by plan_family --workspace "$DEMO_DIR/workspace"
 echo
-echo "== 5. Health on the last day (every account scored and stored; scores in $DEMO_DIR/scores.csv)"
+echo "== 5. Health on the last day (every customer scored and stored; scores in $DEMO_DIR/scores.csv)"
 "$BIN/longtail" score --as-of 2025-12-31 --format csv --workspace "$DEMO_DIR/workspace" > "$DEMO_DIR/scores.csv"
 RED=$(awk -F, '$3 == "red" { print $1; exit }' "$DEMO_DIR/scores.csv")
 if [ -n "$RED" ]; then

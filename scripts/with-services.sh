@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Run a command with the services the tests need: a throwaway PostgreSQL on 127.0.0.1, and a Java
-# runtime for PySpark in local mode.
+# Run a command with the services the tests need: a throwaway PostgreSQL on 127.0.0.1, a Java
+# runtime for PySpark in local mode, and Debian's Chromium for browser tests.
 # Installs the Debian packages when missing, starts the server, runs "$@", stops it, cleans up.
 set -euo pipefail
 
@@ -24,6 +24,15 @@ if ! command -v java >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own download is not possible here).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "with-services: installing Chromium from Debian packages (for browser tests)" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
 PGDATA_DIR=$(mktemp -d -t longtail-pg.XXXXXX)

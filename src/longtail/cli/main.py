@@ -15,6 +15,7 @@ from rich.table import Table
 
 from longtail import __version__
 from longtail.cli import ctas as ctas_cli
+from longtail.cli import model as model_cli
 from longtail.cli import tiers as tiers_cli
 from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, console, fail, setup_logging
 from longtail.cli.coverage import coverage
@@ -263,6 +264,7 @@ app.command("run", help="Run the daily motion cycle for a day or a range (tiers,
 )
 app.add_typer(tiers_cli.app, name="tiers", help="Tiers: list, manual overrides with reason and expiry.")
 app.command("coverage", help="Coverage per tier and per CSM against targets, with cost.")(coverage)
+app.add_typer(model_cli.app, name="model", help="Churn-risk and expansion-propensity models: train, evaluate, score.")
 app.add_typer(ctas_cli.app, name="ctas", help="The CTA queue: list, show, snooze, start, done, cancel, approve.")
 app.command("plan", help="Show what a run of a day would do, for whom, why and to whom; changes nothing.")(plan)
 app.command("backtest", help="Replay the motion over history and measure each playbook against churn.")(backtest)

@@ -27,6 +27,7 @@ from longtail.cli.outbox import dispatch_command, outbox_command
 from longtail.cli.run import backtest, plan
 from longtail.cli.run import run as run_motion
 from longtail.cli.sim import sim
+from longtail.cli.web import keys_app, serve, users_app
 from longtail.core.contract import KINDS, LOAD_ORDER, contract_schema, json_schema
 from longtail.errors import LongtailError, UsageError
 from longtail.ingest.formats import detect_format
@@ -264,6 +265,9 @@ app.command("run", help="Run the daily motion cycle for a day or a range (tiers,
 )
 app.add_typer(tiers_cli.app, name="tiers", help="Tiers: list, manual overrides with reason and expiry.")
 app.command("coverage", help="Coverage per tier and per CSM against targets, with cost.")(coverage)
+app.command("serve", help="Serve the web cockpit and API (default http://127.0.0.1:8000).")(serve)
+app.add_typer(users_app, name="users", help="Cockpit users: add, list.")
+app.add_typer(keys_app, name="keys", help="API keys for machines: create, list, revoke.")
 app.add_typer(model_cli.app, name="model", help="Churn-risk and expansion-propensity models: train, evaluate, score.")
 app.add_typer(ctas_cli.app, name="ctas", help="The CTA queue: list, show, snooze, start, done, cancel, approve.")
 app.command("plan", help="Show what a run of a day would do, for whom, why and to whom; changes nothing.")(plan)

@@ -8,6 +8,11 @@ expires and another dispatcher claims it. The clock is read only through `now_fn
 
 runs one dispatcher without a workspace (used by the crash tests and benchmarks; `longtail dispatch` is
 the command for people).
+
+Routing: each outbox row names its channel. `dispatch_routed` drains the push channels it is given (email,
+webhook, slack) one after the other, each through its own Channel. `in_app` rows are never pushed: they
+wait in the outbox until the product fetches them (longtail.channels.inapp), which is when they count as
+delivered.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +34,9 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=6)
 DEFAULT_LEASE_SECONDS = 300.0
+PUSH_CHANNELS: tuple[str, ...] = ("email", "webhook", "slack")
+"""Channels a dispatcher sends; `in_app` is pulled by the product instead."""
+PULL_CHANNELS: tuple[str, ...] = ("in_app",)
 
 
 @dataclass
@@ -123,6 +131,28 @@ def dispatch(  # noqa: PLR0917
     finally:
         channel.close()
     return counts
+
+
+def dispatch_routed(store: OutboxStore, channels: Mapping[str, Channel], worker_id: str,
+                    now_fn: Callable[[], datetime], *, batch: int = 100, until_empty: bool = True,
+                    max_attempts: int = 5, lease_seconds: float = DEFAULT_LEASE_SECONDS,
+                    ) -> dict[str, DispatchCounts]:
+    """Drain each push channel in `channels` (name -> Channel) through `dispatch`; counts per channel name.
+
+    A pull channel is refused: dispatching in-app rows would mark them sent before the product ever showed them.
+    """
+    pulled = sorted(set(channels) & set(PULL_CHANNELS))
+    if pulled:
+        raise ValueError(f"{', '.join(pulled)} messages are fetched by the product, not dispatched")
+    unknown = sorted(set(channels) - set(PUSH_CHANNELS))
+    if unknown:
+        raise ValueError(f"unknown channel {', '.join(unknown)}; expected one of {', '.join(PUSH_CHANNELS)}")
+    results: dict[str, DispatchCounts] = {}
+    for name in PUSH_CHANNELS:
+        if name in channels:
+            results[name] = dispatch(store, channels[name], worker_id, now_fn, batch, until_empty, max_attempts,
+                                     lease_seconds=lease_seconds, channel_name=name)
+    return results
 
 
 def _real_now() -> datetime:

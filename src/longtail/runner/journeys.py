@@ -1,5 +1,5 @@
 """Journeys inside the daily cycle: enroll contacts, advance enrollments, apply the contact policy, and turn
-the messages into outbox rows (rendered emails, in-app messages, webhooks) and CTA requests.
+the messages into outbox rows (rendered emails, in-app messages, webhooks, Slack posts) and CTA requests.
 
 The tick of day D happens at 09:00 in the workspace time zone (`tick_instant`): a journey's waits are
 measured from there, and the contact policy holds a message for quiet hours in the contact's own zone.
@@ -23,6 +23,7 @@ from longtail.core.journeys.engine import (
     CallWebhook,
     Enrollment,
     Facts,
+    PostSlack,
     RequestCta,
     SendMessage,
     Tick,
@@ -237,12 +238,16 @@ def _messages(plan: JourneyPlan, jc: JourneyContext, reader: PressureReader, eff
                                                                     "body": dict(eff.payload)}, now,
                                                account_id=str(eff.payload.get("account_id")),
                                                program=str(eff.payload.get("journey"))))
+        elif isinstance(eff, PostSlack):
+            plan.messages.append(OutboxMessage(eff.key, "slack", {"text": eff.text, "url_env": eff.url_env}, now,
+                                               account_id=eff.account_id, program=eff.journey_id))
 
 
 def _payload(m: SendMessage, jc: JourneyContext, account: Mapping[str, Any]) -> dict[str, Any]:
     contact = dict(jc.contacts.get(m.contact_id, {}))
     if m.channel == "in_app":
-        return {"title": m.title, "body": m.body, "cta_label": m.cta_label, "cta_url": m.cta_url}
+        return {"title": m.title, "body": m.body, "cta_label": m.cta_label, "cta_url": m.cta_url,
+                "expires_days": m.expires_days, "step": m.step_id}
     template = jc.templates[m.template or ""]
     context = {"account": {"name": account.get("name"), **dict(account)}, "contact": contact,
                "features": dict(account)}

@@ -2,8 +2,8 @@
 
 Every tick (`advance`) first checks the exits (unsubscribed, churned, goal reached, segment left), even for a
 contact in a wait step, so nobody gets the next message after they met an exit. Then it runs steps until one
-waits or the journey ends. Holdout enrollments go through the same steps and waits, but their messages, CTAs
-and webhooks are not produced: their goal is measured against the treated group over the same time.
+waits or the journey ends. Holdout enrollments go through the same steps and waits, but their messages, CTAs,
+webhooks and Slack posts are not produced: their goal is measured against the treated group over the same time.
 Message keys derive from (enrollment, step, visit), so planning a tick twice yields the same keys and the
 outbox enqueues once.
 """
@@ -24,6 +24,7 @@ from longtail.core.journeys.model import (
     ExitStep,
     InAppStep,
     Journey,
+    SlackStep,
     SplitStep,
     WaitStep,
     WaitUntilStep,
@@ -96,6 +97,8 @@ class SendMessage:
     body: str | None = None
     cta_label: str | None = None
     cta_url: str | None = None
+    expires_days: float | None = None
+    """In-app only: how long after it is due the product may still show it."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,26 @@ class CallWebhook:
     payload: Mapping[str, Any]
 
 
-Effect = SendMessage | RequestCta | CallWebhook
+@dataclass(frozen=True)
+class PostSlack:
+    key: str
+    text: str
+    url_env: str
+    journey_id: str
+    account_id: str
+
+
+Effect = SendMessage | RequestCta | CallWebhook | PostSlack
+SLACK_FIELDS = ("account_id", "contact_id", "journey", "step")
+"""The `{name}` fields a Slack step's text may use."""
+
+
+def slack_text(text: str, fields: Mapping[str, str]) -> str:
+    """`text` with `{account_id}`-style fields filled in; any other brace is left as written."""
+    # Plain replacement rather than str.format: a stray brace in the author's text must not raise.
+    for name in SLACK_FIELDS:
+        text = text.replace("{" + name + "}", fields.get(name, ""))
+    return text
 
 
 @dataclass(frozen=True)
@@ -128,6 +150,11 @@ class Tick:
     effects: tuple[Effect, ...]
     trail: tuple[str, ...]
     """What happened, step by step, as sentences (kept with the enrollment's history)."""
+
+
+def step_message_key(enrollment_id: str, step_id: str, visit: int) -> str:
+    """The outbox key of what visit number `visit` of a step produced (a message, webhook or Slack post)."""
+    return "msg_" + _hash(enrollment_id, step_id, str(visit))[:24]
 
 
 def enrollment_id(journey_id: str, contact_id: str, entered_at: datetime) -> str:
@@ -225,7 +252,7 @@ class _Runner:
         return count
 
     def key(self, step_id: str, visit: int) -> str:
-        return "msg_" + _hash(self.e.enrollment_id, step_id, str(visit))[:24]
+        return step_message_key(self.e.enrollment_id, step_id, visit)
 
     def step(self, step: Any) -> bool:
         """Run one step; False when the enrollment waits."""
@@ -246,6 +273,13 @@ class _Runner:
                            "contact_id": self.e.contact_id, "enrollment_id": self.e.enrollment_id}
                 self.effects.append(CallWebhook(self.key(step.id, visit), step.url, step.event, payload))
             self.trail.append(f"{step.id}: webhook {step.event}{self.held()}")
+        elif isinstance(step, SlackStep):
+            if not self.e.holdout:
+                fields = {"account_id": self.e.account_id, "contact_id": self.e.contact_id, "journey": self.j.id,
+                          "step": step.id}
+                self.effects.append(PostSlack(self.key(step.id, visit), slack_text(step.text, fields), step.url_env,
+                                              self.j.id, self.e.account_id))
+            self.trail.append(f"{step.id}: slack{self.held()}")
         elif isinstance(step, BranchStep):
             yes = self.holds(step.id, step.when, step.engaged, step.step)
             self.trail.append(f"{step.id}: branch -> {'yes' if yes else 'no'}")
@@ -274,7 +308,8 @@ class _Runner:
                 self.effects.append(replace(base, template=step.template))
             else:
                 self.effects.append(replace(base, channel="in_app", title=step.title, body=step.body,
-                                            cta_label=step.cta_label, cta_url=step.cta_url))
+                                            cta_label=step.cta_label, cta_url=step.cta_url,
+                                            expires_days=step.expires_days))
         self.trail.append(f"{step.id}: {step.type} {key}{self.held()}")
 
     def holds(self, step_id: str, when: str | None, engaged: str | None, looked_at: str | None) -> bool:

@@ -34,6 +34,8 @@ class InAppStep(_Step):
     body: str = Field(min_length=1, max_length=2_000)
     cta_label: str | None = Field(default=None, max_length=80)
     cta_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=2_000)
+    expires_days: float = Field(default=14, gt=0, le=365,
+                                description="days after it is due that the product stops showing it")
 
 
 class CtaStep(_Step):
@@ -49,6 +51,18 @@ class WebhookStep(_Step):
     type: Literal["webhook"]
     url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2_000)
     event: str = Field(default="journey_step", pattern=r"^[a-z][a-z0-9_.-]{0,62}$")
+
+
+class SlackStep(_Step):
+    """Post a line to a Slack channel through an incoming webhook (our own people, not the customer).
+
+    `text` may name `{account_id}`, `{contact_id}`, `{journey}` and `{step}`. The webhook URL is a
+    credential, so it comes from the environment variable `url_env` rather than from this file.
+    """
+
+    type: Literal["slack"]
+    text: str = Field(min_length=1, max_length=3_000)
+    url_env: str = Field(default="LONGTAIL_SLACK_WEBHOOK_URL", pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")
 
 
 class WaitStep(_Step):
@@ -132,8 +146,8 @@ class ExitStep(_Step):
     type: Literal["exit"]
 
 
-Step = Annotated[EmailStep | InAppStep | CtaStep | WebhookStep | WaitStep | WaitUntilStep | BranchStep | SplitStep
-                 | ExitStep, Field(discriminator="type")]
+Step = Annotated[EmailStep | InAppStep | CtaStep | WebhookStep | SlackStep | WaitStep | WaitUntilStep | BranchStep
+                 | SplitStep | ExitStep, Field(discriminator="type")]
 MESSAGE_TYPES = ("email", "in_app")
 
 
@@ -217,5 +231,5 @@ class JourneyFile(_Strict):
     journeys: tuple[Journey, ...] = ()
 
 
-JOURNEY_TAGS: tuple[str, ...] = ("email", "in_app", "cta", "webhook", "wait", "wait_until", "branch", "split",
+JOURNEY_TAGS: tuple[str, ...] = ("email", "in_app", "cta", "webhook", "slack", "wait", "wait_until", "branch", "split",
                                  "exit")

@@ -21,8 +21,8 @@ from longtail.store.db import make_engine, migrate
 from longtail.store.entities import EntityStore
 from longtail.store.motion import MotionStore
 from longtail.store.users import UserStore
-from longtail.web import routes_api, routes_auth, routes_worklist
-from longtail.web.auth import LoginLimiter, LoginRequired, WebState
+from longtail.web import ingest_api, routes_api, routes_auth, routes_worklist
+from longtail.web.auth import LoginLimiter, LoginRequired, WebState, api_reader, key_with_scope
 from longtail.web.csrf import check_csrf
 from longtail.web.templating import STATIC_DIR, render
 
@@ -76,5 +76,7 @@ def create_app(ws: Workspace, *, clock: Callable[[], datetime] | None = None,
     app.include_router(routes_worklist.router)
     app.include_router(routes_api.router)
     app.include_router(routes_api.meta)
+    app.include_router(ingest_api.ingest_router(ws, key_with_scope("ingest")))
+    app.include_router(ingest_api.events_router(ws, api_reader))
     return app
 

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
         None, description="Key that signs unsubscribe links: set it in LONGTAIL_UNSUBSCRIBE_SECRET."
     )
     public_url: str = Field("http://127.0.0.1:8000", description="Base URL of tracked links and unsubscribe pages.")
+    inapp_origins: list[str] = Field(default_factory=list, description="Origins (https://app.example.com) of the "
+                                     "product pages allowed to fetch in-app messages from the browser (CORS).")
     holdout_salt: str = Field("longtail", description="Salt of the holdout and A/B hashes; changing it reshuffles.")
 
     @field_validator("timezone")

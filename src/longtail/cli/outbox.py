@@ -18,18 +18,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from longtail.channels.workspace import OUTBOX_DIR, email_channel
+from longtail.channels.workspace import OUTBOX_DIR, email_channel, push_channel
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, console, fail, setup_logging
-from longtail.dispatch import DEFAULT_LEASE_SECONDS, dispatch
+from longtail.dispatch import DEFAULT_LEASE_SECONDS, PUSH_CHANNELS, dispatch
 from longtail.errors import LongtailError, UsageError
 from longtail.settings import Workspace, open_workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.outbox import STATUSES, OutboxStore
 
 out = Console()
-CHANNELS = ("email",)
+CHANNELS = PUSH_CHANNELS
 
-ChannelOpt = Annotated[str, typer.Option("--channel", help="Outbox channel: email.")]
+ChannelOpt = Annotated[str, typer.Option(
+    "--channel", help="Outbox channel: email, webhook or slack (in_app is fetched by the product).")]
 
 
 def _now() -> datetime:
@@ -71,8 +72,12 @@ def dispatch_command(
         ws = open_workspace(workspace)
         store = _store(ws)
         worker = f"{socket.gethostname()}:{os.getpid()}"
-        counts = dispatch(store, email_channel(ws), worker, _now, batch=batch, until_empty=until_empty,
-                          max_attempts=max_attempts, lease_seconds=lease, channel_name=channel)
+        sender = push_channel(ws, channel)
+        try:
+            counts = dispatch(store, sender, worker, _now, batch=batch, until_empty=until_empty,
+                              max_attempts=max_attempts, lease_seconds=lease, channel_name=channel)
+        finally:
+            sender.close()
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     if fmt == "json":

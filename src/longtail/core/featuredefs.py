@@ -35,8 +35,11 @@ DEFAULT_FAMILIES: dict[str, tuple[str, ...]] = {
     "invites": ("invite_accepted", "user_invited"),
 }
 """Event families of the simulator's product (src/longtail/sim/catalog.py)."""
-DEFAULT_SYSTEM_EVENTS: tuple[str, ...] = ("license_usage", "account_activated", "onboarding_milestone")
-"""Events emitted by the vendor's systems rather than by people; excluded from every usage feature."""
+DEFAULT_SYSTEM_EVENTS: tuple[str, ...] = ("license_usage", "account_activated", "onboarding_milestone",
+                                         "longtail.inapp.viewed", "longtail.inapp.clicked",
+                                         "longtail.inapp.dismissed")
+"""Events emitted by the vendor's systems (and longtail's own engagement events) rather than by people's use of
+the product; excluded from every usage feature."""
 DEFAULT_MILESTONES: tuple[str, ...] = ("integration_connected", "user_invited", "report_shared")
 DEFAULT_LOGINS: tuple[str, ...] = ("login",)
 DEFAULT_HIGH_PRIORITY: tuple[str, ...] = ("high", "urgent")

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from longtail.analytics.connect import connect, ensure_snapshots, workspace_feature_defs
 from longtail.analytics.health_run import checked_features, score_day, workspace_scorecards
 from longtail.analytics.motion_source import workspace_motion
-from longtail.channels.workspace import email_channel
+from longtail.channels.workspace import push_channel
 from longtail.core.health import ScorecardSet
 from longtail.core.motion.ctas import (
     CloseCta,
@@ -37,7 +37,7 @@ from longtail.core.motion.routing import Escalation, OpenCtaView, Team, Workload
 from longtail.core.motion.segments import membership_changes
 from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_success
 from longtail.core.motion.tiers import Override
-from longtail.dispatch import dispatch
+from longtail.dispatch import PUSH_CHANNELS, dispatch
 from longtail.runner import evaluate as ev
 from longtail.runner.effects import cta_requests, owner_requests, step_effects
 from longtail.runner.frame import account_fields, day_table, health_frame, in_day, stored_changes, stored_health
@@ -348,13 +348,23 @@ def _apply(plan: DayPlan, store: MotionStore, ctx: Context) -> None:
         apply_journeys(plan.journeys, store.engine, day, ctx.ws.settings.timezone)
 
 
+_PREFIX = {"email": "emails", "webhook": "webhooks", "slack": "slack"}
+"""Count keys per channel in a run's summary (emails_sent as before)."""
+
+
 def _dispatch(ws: Workspace, store: MotionStore, day: date) -> dict[str, int]:
-    """Send the emails due by the day's tick (a message held for quiet hours goes out on a later run)."""
+    """Send the emails, webhooks and Slack posts due by the day's tick (a message held for quiet hours goes out
+    on a later run); in-app messages wait for the product to fetch them."""
     at = tick_instant(day, ws.settings.timezone)
-    channel = email_channel(ws)
-    try:
-        counts = dispatch(OutboxStore(store.engine), channel, f"run-{day.isoformat()}", lambda: at,
-                          channel_name="email")
-    finally:
-        channel.close()
-    return {f"emails_{k}": v for k, v in asdict(counts).items()}
+    outbox = OutboxStore(store.engine)
+    counts: dict[str, int] = {}
+    for name in PUSH_CHANNELS:
+        if not outbox.has_due(name, at):
+            continue  # no channel set-up (an SMTP connection, a webhook secret) for a channel with nothing to send
+        channel = push_channel(ws, name)
+        try:
+            sent = dispatch(outbox, channel, f"run-{day.isoformat()}", lambda: at, channel_name=name)
+        finally:
+            channel.close()
+        counts.update({f"{_PREFIX.get(name, name)}_{k}": v for k, v in asdict(sent).items()})
+    return counts

@@ -149,6 +149,21 @@ class OutboxStore:
             inserted = self._insert_ignore(conn, tables.outbox, rows, "id")
         return inserted, len(rows) - inserted
 
+    def _claimable(self, now: datetime, channel: str | None) -> Any:
+        out = tables.outbox
+        claimable = or_(
+            and_(out.c.status == PENDING, out.c.due_at <= now),
+            and_(out.c.status == SENDING, out.c.lease_until <= now),
+        )
+        return claimable if channel is None else and_(claimable, out.c.channel == channel)
+
+    def has_due(self, channel: str, now: datetime) -> bool:
+        """Whether `claim` would find a row of `channel` at `now` (so a run opens no channel it does not need)."""
+        out = tables.outbox
+        query = select(out.c.id).where(self._claimable(_utc(now), channel)).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def claim(self, worker: str, now: datetime, limit: int, lease_seconds: float,
               channel: str | None = None) -> list[OutboxRow]:
         """Lease up to `limit` due rows (pending, or sending with an expired lease) to `worker`, oldest first.
@@ -157,12 +172,7 @@ class OutboxStore:
         """
         now = _utc(now)
         out = tables.outbox
-        claimable = or_(
-            and_(out.c.status == PENDING, out.c.due_at <= now),
-            and_(out.c.status == SENDING, out.c.lease_until <= now),
-        )
-        if channel is not None:
-            claimable = and_(claimable, out.c.channel == channel)
+        claimable = self._claimable(now, channel)
         lease = {"status": SENDING, "claimed_by": worker, "lease_until": now + timedelta(seconds=lease_seconds),
                  "attempts": out.c.attempts + 1}
         pick = select(out.c.id).where(claimable).order_by(out.c.due_at, out.c.id).limit(limit)

@@ -1,0 +1,184 @@
+"""The journey report: per journey, who entered, how far they got, what was sent and opened, how they left,
+and whether the journey moved its goal (treated against held-out accounts, longtail.core.journeys.lift).
+
+Read from the operational store only (enrollments, outbox, engagement events), as of an instant:
+enrollments that entered after `as_of` are left out, and so are exits and engagement recorded after it.
+
+Definitions:
+
+- **entered**: enrollments (one per contact and entry); **accounts**: distinct accounts among them.
+- **reached** a step: for a step that runs (message, CTA, webhook, branch, ...) the enrollments that ran it at
+  least once; for a `wait`/`wait_until`, those standing at it now or that ran a step further down the list.
+- **sent / opened / clicked** (message, webhook and Slack steps, treated enrollments only): the step's last
+  message per enrollment whose outbox row is `sent`; that has an `opened` (email) or `viewed` (in-app) event;
+  that has a `clicked` event.
+- **goal**: an account converted when one of its enrollments exited with "goal reached" by `as_of`. The unit
+  is the account because the holdout is drawn per account. Exits are only checked while an enrollment is
+  active, in both groups alike, so the comparison stays fair even though a goal reached after the journey
+  ended is not seen.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from longtail.core.journeys.engine import Enrollment, step_message_key
+from longtail.core.journeys.lift import MIN_GROUP, Lift, lift
+from longtail.core.journeys.model import Journey
+from longtail.store import tables
+from longtail.store.enrollments import EnrollmentStore
+from longtail.store.outbox import SENT
+
+GOAL_REASON = "exited: goal reached"
+WAIT_TYPES = ("wait", "wait_until")
+SENDING_TYPES = ("email", "in_app", "webhook", "slack")
+OPEN_KINDS = frozenset({"opened", "viewed"})
+CHUNK = 1_000
+
+
+@dataclass(frozen=True)
+class StepFunnel:
+    step_id: str
+    type: str
+    reached: int
+    sent: int | None = None
+    opened: int | None = None
+    clicked: int | None = None
+
+
+@dataclass(frozen=True)
+class JourneyStats:
+    journey_id: str
+    entered: int
+    accounts: int
+    treated_enrollments: int
+    holdout_enrollments: int
+    status: Mapping[str, int]
+    exit_reasons: Mapping[str, int]
+    funnel: Sequence[StepFunnel]
+    channels: Mapping[str, Mapping[str, int]]
+    """Per channel: outbox rows per status, and engagement events per kind (opened, clicked, unsubscribed...)."""
+    goal: str | None
+    lift: Lift | None
+    notes: Sequence[str] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["funnel"] = [asdict(s) for s in self.funnel]
+        if self.lift is not None:
+            data["lift"] = {**asdict(self.lift), "treated_rate": self.lift.treated_rate,
+                            "holdout_rate": self.lift.holdout_rate}
+        return data
+
+
+def _reached(journey: Journey, enrollments: Sequence[Enrollment]) -> list[int]:
+    order = [s.id for s in journey.steps]
+    counts = []
+    for i, step in enumerate(journey.steps):
+        if step.type in WAIT_TYPES:
+            later = set(order[i + 1:])
+            n = sum(1 for e in enrollments if e.step == i or any(e.visits.get(s, 0) > 0 for s in later))
+        else:
+            n = sum(1 for e in enrollments if e.visits.get(step.id, 0) > 0)
+        counts.append(n)
+    return counts
+
+
+def journey_stats(journey: Journey, enrollments: Sequence[Enrollment], statuses: Mapping[str, str],
+                  channels_of: Mapping[str, str], engagement: Mapping[str, frozenset[str]], *,
+                  min_group: int = MIN_GROUP) -> JourneyStats:
+    """The report of one journey from its enrollments (already cut at as_of) and its messages' outcomes.
+
+    `statuses` and `channels_of` map outbox keys to their status and channel, `engagement` to event kinds.
+    """
+    treated = [e for e in enrollments if not e.holdout]
+    funnel = []
+    for step, reached in zip(journey.steps, _reached(journey, enrollments), strict=True):
+        if step.type not in SENDING_TYPES:
+            funnel.append(StepFunnel(step.id, step.type, reached))
+            continue
+        # The step's last visit per enrollment: the same key the engine gave its message, webhook or post.
+        keys = [step_message_key(e.enrollment_id, step.id, e.visits[step.id]) for e in treated
+                if e.visits.get(step.id, 0) > 0]
+        sent = [k for k in keys if statuses.get(k) == SENT]
+        funnel.append(StepFunnel(step.id, step.type, reached, len(sent),
+                                 sum(1 for k in sent if engagement.get(k, frozenset()) & OPEN_KINDS),
+                                 sum(1 for k in sent if "clicked" in engagement.get(k, frozenset()))))
+    channels: dict[str, Counter[str]] = {}
+    for key, channel in channels_of.items():
+        bucket = channels.setdefault(channel, Counter())
+        bucket[statuses.get(key, "unknown")] += 1
+        for kind in sorted(engagement.get(key, frozenset())):
+            bucket[kind] += 1
+    treated_accounts = {e.account_id for e in treated}
+    holdout_accounts = {e.account_id for e in enrollments if e.holdout} - treated_accounts
+    converted = {e.account_id for e in enrollments if e.exit_reason == GOAL_REASON}
+    notes = []
+    result: Lift | None = None
+    if journey.goal is None:
+        notes.append("the journey has no goal, so there is nothing to compare with the holdout")
+    elif journey.holdout_pct == 0:
+        notes.append("the journey has no holdout (holdout_pct: 0), so its effect cannot be measured")
+    else:
+        result = lift(len(treated_accounts), len(treated_accounts & converted), len(holdout_accounts),
+                      len(holdout_accounts & converted), min_group)
+    return JourneyStats(
+        journey_id=journey.id, entered=len(enrollments), accounts=len({e.account_id for e in enrollments}),
+        treated_enrollments=len(treated), holdout_enrollments=len(enrollments) - len(treated),
+        status=dict(sorted(Counter(e.status for e in enrollments).items())),
+        exit_reasons=dict(sorted(Counter(e.exit_reason or "" for e in enrollments if e.exit_reason).items())),
+        funnel=tuple(funnel), channels={c: dict(sorted(v.items())) for c, v in sorted(channels.items())},
+        goal=journey.goal, lift=result, notes=tuple(notes))
+
+
+def _as_of_view(e: Enrollment, as_of: datetime) -> Enrollment:
+    """An enrollment that ended after `as_of` still counts as active at `as_of` (its exit had not happened)."""
+    updated = e.updated_at or e.entered_at
+    if e.status != "active" and updated > as_of:
+        return Enrollment(e.enrollment_id, e.journey_id, e.account_id, e.contact_id, e.entered_at, e.holdout,
+                          e.step, "active", None, None, e.updated_at, e.visits, e.sent, e.variant)
+    return e
+
+
+def _outbox(engine: Engine, journey_id: str, as_of: datetime
+            ) -> tuple[dict[str, str], dict[str, str], dict[str, frozenset[str]]]:
+    out, ev = tables.outbox, tables.engagement_events
+    statuses: dict[str, str] = {}
+    channels: dict[str, str] = {}
+    found: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(select(out.c.id, out.c.channel, out.c.status, out.c.sent_at)
+                              .where(out.c.program == journey_id, out.c.created_at <= as_of)):
+            sent_at = r.sent_at.replace(tzinfo=UTC) if r.sent_at is not None and r.sent_at.tzinfo is None \
+                else r.sent_at
+            # A row sent after as_of was still waiting at as_of.
+            statuses[r.id] = "pending" if r.status == SENT and sent_at is not None and sent_at > as_of else r.status
+            channels[r.id] = r.channel
+        keys = sorted(statuses)
+        for start in range(0, len(keys), CHUNK):
+            query = select(ev.c.message_key, ev.c.kind).where(ev.c.message_key.in_(keys[start:start + CHUNK]),
+                                                              ev.c.at <= as_of)
+            for hit in conn.execute(query):
+                found.setdefault(hit.message_key, set()).add(hit.kind)
+    return statuses, channels, {k: frozenset(v) for k, v in found.items()}
+
+
+def journey_report(engine: Engine, journeys: Mapping[str, Journey], as_of: datetime,
+                   min_group: int = MIN_GROUP) -> list[JourneyStats]:
+    """The report of every journey in `journeys` as of the instant `as_of` (time-zone aware)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be time-zone aware")
+    store = EnrollmentStore(engine)
+    report = []
+    for journey_id in sorted(journeys):
+        enrollments = [_as_of_view(e, as_of) for e in store.all(journey_id) if e.entered_at <= as_of]
+        statuses, channels, engagement = _outbox(engine, journey_id, as_of)
+        report.append(journey_stats(journeys[journey_id], enrollments, statuses, channels, engagement,
+                                    min_group=min_group))
+    return report

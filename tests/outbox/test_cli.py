@@ -10,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from longtail.channels.files import FileChannel
+from longtail.channels.sim import SimChannel
 from longtail.channels.smtp import SmtpChannel
 from longtail.cli.outbox import dispatch_command, email_channel, outbox_command
 from longtail.errors import ConfigError
@@ -64,5 +65,7 @@ def test_settings_pick_the_channel(workspace: Workspace, monkeypatch: pytest.Mon
                                                                              False)
     assert "s3cret" not in (Path(workspace.root) / "longtail.toml").read_text(encoding="utf-8")
     monkeypatch.setenv("LONGTAIL_EMAIL_CHANNEL", "sim")
-    with pytest.raises(ConfigError, match="sim"):
-        email_channel(open_workspace(workspace.root))
+    assert isinstance(email_channel(open_workspace(workspace.root)), SimChannel)  # the closed loop's queue
+    monkeypatch.setenv("LONGTAIL_EMAIL_CHANNEL", "pigeon")
+    with pytest.raises(ConfigError, match="email_channel: Input should be 'smtp', 'file' or 'sim'"):
+        open_workspace(workspace.root)

@@ -19,11 +19,13 @@ from longtail.cli import model as model_cli
 from longtail.cli import tiers as tiers_cli
 from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, console, fail, setup_logging
 from longtail.cli.coverage import coverage
+from longtail.cli.demo import demo
 from longtail.cli.features import features
 from longtail.cli.health import health, score
 from longtail.cli.metrics import metrics
 from longtail.cli.motion import check, playbooks, schema
 from longtail.cli.outbox import dispatch_command, outbox_command
+from longtail.cli.report import report_app
 from longtail.cli.run import backtest, plan
 from longtail.cli.run import run as run_motion
 from longtail.cli.sim import sim
@@ -265,9 +267,13 @@ app.command("run", help="Run the daily motion cycle for a day or a range (tiers,
 )
 app.add_typer(tiers_cli.app, name="tiers", help="Tiers: list, manual overrides with reason and expiry.")
 app.command("coverage", help="Coverage per tier and per CSM against targets, with cost.")(coverage)
+app.command(
+    "demo", help="Simulate ~2,000 accounts, run the example motion on them in closed loop, show the result, serve the "
+    "cockpit.")(demo)
 app.command("serve", help="Serve the web cockpit and API (default http://127.0.0.1:8000).")(serve)
 app.add_typer(users_app, name="users", help="Cockpit users: add, list.")
 app.add_typer(keys_app, name="keys", help="API keys for machines: create, list, revoke.")
+app.add_typer(report_app, name="report", help="Reports: journeys (funnel, holdout lift with its interval).")
 app.add_typer(model_cli.app, name="model", help="Churn-risk and expansion-propensity models: train, evaluate, score.")
 app.add_typer(ctas_cli.app, name="ctas", help="The CTA queue: list, show, snooze, start, done, cancel, approve.")
 app.command("plan", help="Show what a run of a day would do, for whom, why and to whom; changes nothing.")(plan)

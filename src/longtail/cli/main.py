@@ -29,6 +29,7 @@ from longtail.cli.report import report_app
 from longtail.cli.run import backtest, plan
 from longtail.cli.run import run as run_motion
 from longtail.cli.sim import sim
+from longtail.cli.value import bands, ttv
 from longtail.cli.web import keys_app, serve, users_app
 from longtail.core.contract import KINDS, LOAD_ORDER, contract_schema, json_schema
 from longtail.errors import LongtailError, UsageError
@@ -259,6 +260,9 @@ app.command("health", help="One account's health: score, band, trend, components
 app.command("metrics", help="Logo churn, NRR, GRR, expansion, contraction and churned MRR over [--from, --to).")(
     metrics
 )
+app.command("ttv", help="Time to value of new accounts by signup month: reached, median days, within 30/90 days.")(
+    ttv)
+app.command("bands", help="Accounts per health band over time (by tier or an account column).")(bands)
 app.command("check", help="Validate the workspace's definitions (features, health, motion).")(check)
 app.command("playbooks", help="Playbooks with their measured hits and success rate.")(playbooks)
 app.command("schema", help="Export the JSON Schema of motion files for editors.")(schema)

@@ -21,7 +21,7 @@ from longtail.store.db import make_engine, migrate
 from longtail.store.entities import EntityStore
 from longtail.store.motion import MotionStore
 from longtail.store.users import UserStore
-from longtail.web import inapp_api, ingest_api, routes_api, routes_auth, routes_worklist
+from longtail.web import inapp_api, ingest_api, routes_api, routes_auth, routes_pages, routes_worklist
 from longtail.web.auth import LoginLimiter, LoginRequired, WebState, api_reader, key_with_scope
 from longtail.web.csrf import check_csrf
 from longtail.web.templating import STATIC_DIR, render
@@ -73,6 +73,9 @@ def create_app(ws: Workspace, *, clock: Callable[[], datetime] | None = None,
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(routes_auth.router)
+    # Before the worklist router: its `/` (the worklist for everyone) and `/search` are superseded by the
+    # pages router's role-aware landing and the views' search, and the first route that matches wins.
+    app.include_router(routes_pages.router)
     app.include_router(routes_worklist.router)
     app.include_router(routes_api.router)
     app.include_router(routes_api.meta)

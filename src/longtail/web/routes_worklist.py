@@ -203,12 +203,6 @@ def _blank(value: str | None) -> str | None:
     return value.strip() or None if value is not None else None
 
 
-@router.get("/")
-def home(user: Annotated[User, Depends(require_user)]) -> RedirectResponse:
-    """The worklist is home."""
-    return RedirectResponse("/worklist", status_code=303)
-
-
 @router.get("/worklist", response_class=HTMLResponse)
 def worklist(request: Request, user: Annotated[User, Depends(require_user)], *, view: str = "mine",
              status: str | None = None, type: str | None = None,
@@ -273,25 +267,3 @@ def cta_move(request: Request, cta_id: str, action: str, user: Annotated[User, D
         return _cta_page(request, user, load_cta(state, cta_id), error=str(exc.detail), status_code=exc.status_code)
     target = next if next and next.startswith("/worklist") else f"/cta/{cta_id}"
     return RedirectResponse(target, status_code=303)
-
-
-@router.get("/search", response_class=HTMLResponse)
-def search(request: Request, user: Annotated[User, Depends(require_user)], q: str = "") -> HTMLResponse:
-    """The global search box: accounts by id or name, contacts by email or name (20 of each)."""
-    state = web_state(request)
-    text = q.strip().lower()
-    accounts: list[dict[str, Any]] = []
-    contacts: list[dict[str, Any]] = []
-    if text:
-        a, c = tables.accounts, tables.contacts
-        with state.motion.engine.connect() as conn:
-            accounts = [dict(r) for r in conn.execute(
-                select(a.c.account_id, a.c.name).where(or_(func.lower(a.c.account_id).contains(text, autoescape=True),
-                                                           func.lower(a.c.name).contains(text, autoescape=True)))
-                .order_by(a.c.name).limit(20)).mappings()]
-            contacts = [dict(r) for r in conn.execute(
-                select(c.c.contact_id, c.c.account_id, c.c.name, c.c.email)
-                .where(or_(func.lower(c.c.email).contains(text, autoescape=True),
-                           func.lower(c.c.name).contains(text, autoescape=True)))
-                .order_by(c.c.email).limit(20)).mappings()]
-    return render(request, "search.html", {"q": q, "accounts": accounts, "contacts": contacts})

@@ -224,19 +224,26 @@ def _owner(account: Mapping[str, Any], ctas: Sequence[Cta], tier: str | None,
     if owned:
         newest = max(owned, key=lambda c: (c.created_on, c.cta_id))
         return newest.owner_id, f"owner of the open CTA {newest.title!r}"
-    return None, f"no named CSM: served by the {pool_label(tier)}"
+    # pool_label reads "pool 'mid'" for a tier and "all CSMs" without one; only the former takes "the".
+    return None, f"no named CSM: served by {'the ' if tier else ''}{pool_label(tier)}"
 
 
 # ---------------------------------------------------------------------------------------------- health
 
 
 def _health_today(ws: Workspace, account_id: str, as_of: date) -> HealthToday | None:
-    row = stored_row(ws, as_of, account_id)
+    """Health on the latest stored day up to `as_of` (as /api/health answers): the page is dated today, and
+    today's health is only stored once the daily run has gone through."""
+    days = [d for d in stored_dates(ws) if d <= as_of]
+    if not days:
+        return None
+    day = max(days)
+    row = stored_row(ws, day, account_id)
     if row is None:
         return None
     components = tuple(Component(c["metric"], c.get("label") or c["metric"], c.get("value"), c.get("score"),
                                  c.get("weight"), c.get("contribution")) for c in row["components"])
-    return HealthToday(day=as_of, score=float(row["score"]), band=str(row["band"]), change_7d=row["change_7d"],
+    return HealthToday(day=day, score=float(row["score"]), band=str(row["band"]), change_7d=row["change_7d"],
                        change_30d=row["change_30d"], components=components, reasons=tuple(row["reasons"]),
                        path_to_green=tuple(str(p.get("sentence", "")) for p in row["path_to_green"]),
                        green_reachable=row["green_reachable"])

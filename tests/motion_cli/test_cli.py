@@ -15,12 +15,15 @@ from typer.testing import CliRunner, Result
 
 from longtail.analytics.features import features_as_of
 from longtail.analytics.health_run import customers
+from longtail.cli.common import actor_name
 from longtail.cli.coverage import coverage
 from longtail.cli.main import app as main_app
 from longtail.cli.tiers import app as tiers_app
 from longtail.runner.daily import open_store, run_day
 from longtail.settings import Workspace, copy_example, init_workspace, open_workspace
 from longtail.sim import SimConfig, generate
+from longtail.store.db import make_engine
+from longtail.store.users import UserStore
 
 START = date(2025, 1, 1)
 DAY = date(2025, 4, 15)
@@ -138,8 +141,11 @@ def test_clear_removes_the_override_before_it_applies(ws: Workspace) -> None:
     account = a_pooled_account(ws)
     assert cli(ws, "tiers", "override", account, "enterprise", "--reason", "asked", "--on", DAY.isoformat()
                ).exit_code == 0
-    cleared = cli(ws, "tiers", "clear", account)
+    cleared = cli(ws, "tiers", "clear", account, "--actor", "erin")
     assert cleared.exit_code == 0 and "override removed" in cleared.output
+    trail = UserStore(make_engine(ws.database_url)).audit_entries(object_type="account", object_id=account)
+    assert [(e["actor"], e["action"]) for e in trail] == [("erin", "tier.clear"), (actor_name(None), "tier.override")]
+    assert trail[1]["detail"]["tier"] == "enterprise" and trail[1]["detail"]["reason"] == "asked"
     assert ok_json(ws, "tiers", "overrides", "--on", DAY.isoformat()) == []
     one_line_error(cli(ws, "tiers", "clear", account), "has no tier override")
     run_day(ws, DAY + timedelta(days=1))

@@ -27,6 +27,7 @@ from longtail.runner.daily import open_store
 from longtail.settings import Workspace, open_workspace
 from longtail.store.motion import TierOverride
 from longtail.store.tier_queries import current_tier_rows, stored_tier_names
+from longtail.store.users import UserStore
 
 app = typer.Typer(help="Each account's tier, and manual tier overrides (applied by the next `longtail run`).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -151,7 +152,12 @@ def override(
         _check_account(ws, account_id)
         store = open_store(ws)
         earlier = store.overrides(day).get(account_id)
-        store.set_override(account_id, tier, reason, on=day, by=actor_name(actor), expires=until)
+        who = actor_name(actor)
+        store.set_override(account_id, tier, reason, on=day, by=who, expires=until)
+        UserStore(store.engine).audit(who, "tier.override", "account", account_id, {
+            "tier": tier, "reason": reason.strip(), "on": day.isoformat(),
+            "expires": None if until is None else until.isoformat(),
+            "replaces": None if earlier is None else earlier.tier})
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     replaced = f"; replaces the override to {earlier.tier}" if earlier else ""
@@ -159,13 +165,15 @@ def override(
 
 
 @app.command()
-def clear(account_id: AccountArg, *, workspace: WorkspaceOpt = None, verbose: VerboseOpt = False) -> None:
+def clear(account_id: AccountArg, *, actor: ActorOpt = None, workspace: WorkspaceOpt = None,
+          verbose: VerboseOpt = False) -> None:
     """Remove an account's override; the next `longtail run` decides its tier by the rules again."""
     setup_logging(verbose)
     try:
         store = open_store(open_workspace(workspace))
         if not store.clear_override(account_id):
             raise UsageError(f"account {account_id!r} has no tier override (see `longtail tiers overrides`)")
+        UserStore(store.engine).audit(actor_name(actor), "tier.clear", "account", account_id, {})
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     _say(f"{account_id}: override removed; the next `longtail run` decides its tier by the rules")

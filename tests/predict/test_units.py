@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -109,6 +110,7 @@ def synthetic(n: int = 3000, seed: int = 1,
     return x, y, dates, Columns(("events_28d", "nps_change"), {"plan": ("a", "b", "c")})
 
 
+@functools.cache  # fitting is the slow part of these tests; the fitted models are only read
 def fitted(shuffle: bool = False) -> tuple[TrainedModel, np.ndarray, np.ndarray, object]:
     x, y, dates, cols = synthetic(shuffle=shuffle)
     split = time_split(dates, dates)
@@ -146,3 +148,34 @@ def test_top_decile_lift() -> None:
     y = np.array([1] * 10 + [0] * 90, dtype=np.int8)
     score = np.linspace(1, 0, 100)
     assert top_decile_lift(y, score) == pytest.approx(10.0)
+
+
+def test_score_columns_are_null_without_a_model_and_cover_customers_only() -> None:
+    from longtail.predict.scoring import score_arrays, with_null_scores
+
+    model, *_ = fitted()
+    features = pa.table({"account_id": ["a", "b", "c"], "is_customer": [1, 0, 1], "events_28d": [3.0, 5.0, 40.0],
+                         "nps_change": [-2.0, 0.0, 1.0], "plan": ["c", "a", None]})
+    blank = with_null_scores(features.append_column("churn_risk", pa.array([0.5] * 3)))
+    assert blank.column_names[-4:] == ["churn_risk", "churn_model_id", "expansion_propensity", "expansion_model_id"]
+    assert all(blank.column(c).null_count == 3 for c in blank.column_names[-4:])
+    scores, ids = score_arrays(features, None, None)
+    assert scores.null_count == 3 and ids.null_count == 3 and scores.type == pa.float64()
+    scores, ids = score_arrays(features, model, {"label": "subscription", "model_id": "m1"})
+    expected = model.predict(np.array([[3.0, -2.0, 2.0], [40.0, 1.0, np.nan]]))
+    assert scores.to_pylist()[1] is None and ids.to_pylist() == ["m1", None, "m1"]
+    np.testing.assert_allclose([scores.to_pylist()[0], scores.to_pylist()[2]], expected)
+    scores, ids = score_arrays(features, model, {"label": "inactivity", "model_id": "m2"})
+    assert scores.null_count == 0 and ids.to_pylist() == ["m2"] * 3  # an inactivity model scores every account
+
+
+def test_train_refuses_a_validation_block_emptied_by_purging() -> None:
+    from longtail.predict.train import train
+
+    dates = [day(7 * (i % 8)) for i in range(80)]
+    table = pa.table({"account_id": [f"a{i}" for i in range(80)], "as_of": pa.array(dates, pa.date32()),
+                      "events_28d": [float(i % 5) for i in range(80)], "label": pa.array([i % 2 for i in range(80)],
+                                                                                      pa.int8()),
+                      "window_end": pa.array([d + timedelta(days=90) for d in dates], pa.date32())})
+    with pytest.raises(ValueError, match="training block is empty"):  # 90-day windows, an 8-week grid
+        train(table)

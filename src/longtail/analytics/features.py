@@ -1,4 +1,5 @@
-"""Feature tables of a workspace: `features_as_of` runs `longtail.core.features.feature_table`."""
+"""Feature tables of a workspace: `features_as_of` runs `longtail.core.features.feature_table`, then adds the
+model scores (`churn_risk`, `expansion_propensity`; see docs/models.md)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,35 @@ import pyarrow as pa
 
 from longtail.analytics.connect import connect, workspace_feature_defs
 from longtail.core.features import FeatureSet, feature_table
+from longtail.predict.scoring import add_model_scores
 from longtail.settings import Workspace
 
+MODEL_ATTRIBUTES = ("industry", "country")
+"""Account attributes the models may read as categories (they are not feature columns)."""
 
-def features_as_of(ws: Workspace, as_of: date, defs: FeatureSet | None = None) -> pa.Table:
-    """One row per account existing on `as_of`, in the workspace time zone (see docs/features.md)."""
+
+def features_as_of(ws: Workspace, as_of: date, defs: FeatureSet | None = None, *, scores: bool = True) -> pa.Table:
+    """One row per account existing on `as_of`, in the workspace time zone (see docs/features.md).
+
+    With `scores`, the columns churn_risk, churn_model_id, expansion_propensity and expansion_model_id are
+    added from the workspace's current models (NULL without one).
+    """
     defs = defs if defs is not None else workspace_feature_defs(ws)
     with connect(ws) as (con, tables):
-        expr = feature_table(tables, as_of, defs, tz=ws.settings.timezone)
-        return con.to_pyarrow(expr)
+        table = con.to_pyarrow(feature_table(tables, as_of, defs, tz=ws.settings.timezone))
+        if not scores:
+            return table
+        present = [c for c in MODEL_ATTRIBUTES if c in tables.accounts.columns]
+        attributes = con.to_pyarrow(tables.accounts.select("account_id", *present))
+    return add_model_scores(ws, table, attributes)
 
 
 def feature_history(ws: Workspace, dates: Iterable[date], defs: FeatureSet | None = None) -> pa.Table:
-    """Feature tables for several dates, stacked (the `as_of` column tells them apart)."""
+    """Feature tables for several dates, stacked (the `as_of` column tells them apart).
+
+    No model scores: this is what models train on (a model must not read its own output), and scoring past
+    dates with today's model would be in-sample, so a backtest would flatter it.
+    """
     defs = defs if defs is not None else workspace_feature_defs(ws)
     parts: list[pa.Table] = []
     with connect(ws) as (con, tables):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -53,6 +54,12 @@ def train_command(  # noqa: PLR0917 - typer options are keyword-like parameters
     last: Annotated[str | None, typer.Option("--to", help="Last observation date.")] = None,
     every: Annotated[str, typer.Option("--every", help="Grid step, e.g. 7d or 2w.")] = "7d",
     data_end: Annotated[str | None, typer.Option("--data-end", help="Last day with data (default: found).")] = None,
+    qualifying: Annotated[str, typer.Option("--qualifying-events",
+                                            help="Inactivity label: events that count as activity, E1,E2 "
+                                                 "(default: every event).")] = "",
+    exclude: Annotated[str, typer.Option("--exclude-features",
+                                         help="Features the model must not read, F1,F2 (e.g. a column your data "
+                                              "only fills in after the outcome).")] = "",
     workspace: WorkspaceOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -61,13 +68,16 @@ def train_command(  # noqa: PLR0917 - typer options are keyword-like parameters
 
     setup_logging(verbose)
     try:
+        events = tuple(e.strip() for e in qualifying.split(",") if e.strip())
         try:
-            spec = LabelSpec(target=target, label=label, horizon_days=horizon, lead_days=lead)  # type: ignore[arg-type]
+            spec = LabelSpec(target=target, label=label, horizon_days=horizon, lead_days=lead,  # type: ignore[arg-type]
+                             qualifying_events=events)
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         dates = _dates(observe, first, last, every)
         end = parse_day(data_end, "--data-end") if data_end else None
-        result, meta, folder = train_workspace(open_workspace(workspace), spec, dates, end)
+        excluded = [f.strip() for f in exclude.split(",") if f.strip()]
+        result, meta, folder = train_workspace(open_workspace(workspace), spec, dates, end, excluded)
     except (LongtailError, ValueError) as exc:
         raise fail(exc if isinstance(exc, LongtailError) else LongtailError(str(exc)), verbose) from exc
     out = Console()
@@ -141,3 +151,42 @@ def score_command(  # noqa: PLR0917 - typer options are keyword-like parameters
         table = table.drop_columns(["reasons"]).append_column("reasons", pa.array(joined, pa.string()))
     pacsv.write_csv(table, sys.stdout.buffer, pacsv.WriteOptions(quoting_style="needed"))
     sys.stdout.buffer.flush()
+
+
+@app.command("import-dataset")
+def import_dataset_command(
+    name: Annotated[str, typer.Argument(help="online-retail or ravenstack.")],
+    source: Annotated[Path, typer.Argument(help="The dataset's folder (as under ../shared/datasets).")],
+    out: Annotated[Path, typer.Argument(help="Folder for the contract CSV files (then: longtail load-dir OUT).")],
+    verbose: VerboseOpt = False,
+) -> None:
+    """Map a public dataset to data-contract files, to train and evaluate on data that is not ours."""
+    from longtail.predict.datasets import import_dataset
+
+    setup_logging(verbose)
+    try:
+        written = import_dataset(name, source, out)
+    except (LongtailError, OSError, pa.ArrowInvalid) as exc:
+        raise fail(exc if isinstance(exc, LongtailError) else LongtailError(str(exc)), verbose) from exc
+    Console().print(", ".join(f"{kind} {n:,}" for kind, n in written.items()) + f" rows written to {out}",
+                    highlight=False)
+
+
+@app.command("evaluate-snapshot")
+def evaluate_snapshot_command(
+    csv: Annotated[Path, typer.Argument(help="Telco-Customer-Churn.csv (one snapshot, no dates).")],
+    seeds: Annotated[int, typer.Option("--seeds", help="Random splits to average over.")] = 5,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Telco snapshot: the same models and evaluation on RANDOM 50/25/25 splits (no dates: no time split)."""
+    from longtail.predict.datasets import snapshot_report, telco_table
+
+    setup_logging(verbose)
+    try:
+        if seeds < 2:
+            raise UsageError("--seeds must be 2 or more (the report gives a standard deviation)")
+        table = telco_table(pacsv.read_csv(csv, convert_options=pacsv.ConvertOptions(
+            column_types={"TotalCharges": pa.string()})))
+    except (LongtailError, OSError, pa.ArrowInvalid, KeyError) as exc:
+        raise fail(exc if isinstance(exc, LongtailError) else LongtailError(str(exc)), verbose) from exc
+    sys.stdout.write(json.dumps(snapshot_report(table, range(seeds))) + "\n")

@@ -22,7 +22,7 @@ from longtail.predict.labels import Labelled
 
 ID_COLUMNS = ("account_id", "as_of")
 NOT_FEATURES = frozenset({"account_id", "as_of", "is_customer", "label", "window_end", "health_score",
-                          "churn_risk", "expansion_propensity"})
+                          "churn_risk", "expansion_propensity", "churn_model_id", "expansion_model_id"})
 """Columns that are keys, labels or model outputs: never model inputs (a model must not read its own score)."""
 
 

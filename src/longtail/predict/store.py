@@ -12,15 +12,21 @@ import pickle
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from longtail.errors import LongtailError
-from longtail.predict.labels import LabelSpec
-from longtail.predict.models import TrainedModel
 from longtail.settings import Workspace
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the models pulls in LightGBM and scikit-learn, which `features_as_of`
+    # must not pay for in a workspace that has no model (it asks `current_id` first).
+    from longtail.predict.labels import LabelSpec
+    from longtail.predict.models import TrainedModel
 
 MODEL_FILE = "model.pkl"
 META_FILE = "meta.json"
+TEST_ROWS_FILE = "test_predictions.parquet"
+"""The test block's observations with their labels and calibrated probabilities (written by train_workspace)."""
 
 
 def models_dir(ws: Workspace, target: str) -> Path:
@@ -70,6 +76,8 @@ def load_meta(ws: Workspace, target: str, mid: str | None = None) -> dict[str, A
 
 
 def load_model(ws: Workspace, target: str, mid: str | None = None) -> tuple[TrainedModel, dict[str, Any]]:
+    from longtail.predict.models import TrainedModel
+
     folder = _folder(ws, target, mid)
     model = pickle.loads((folder / MODEL_FILE).read_bytes())  # the workspace's own model file (see module doc)
     if not isinstance(model, TrainedModel):

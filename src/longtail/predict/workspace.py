@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from longtail.analytics import features as feature_tables
 from longtail.analytics.connect import connect, workspace_feature_defs
@@ -23,6 +24,7 @@ from longtail.predict.dataset import training_set
 from longtail.predict.explain import reasons
 from longtail.predict.labels import LabelSpec, inactivity_labels, subscription_labels
 from longtail.predict.models import matrix
+from longtail.predict.scoring import SCORE_COLUMNS
 from longtail.predict.train import TrainResult, train
 from longtail.settings import Workspace
 
@@ -81,9 +83,8 @@ def _with_health(ws: Workspace, features: pa.Table) -> pa.Table:
 def features_for(ws: Workspace, dates: Sequence[date]) -> pa.Table:
     """Point-in-time feature rows for `dates`, plus the categorical account attributes."""
     table = feature_tables.feature_history(ws, dates)
-    for name in ("churn_risk", "expansion_propensity"):
-        if name in table.column_names:
-            table = table.drop_columns([name])
+    # feature_history carries no model scores; dropped anyway so a model can never read a model's output.
+    table = table.drop_columns([c for c in SCORE_COLUMNS if c in table.column_names])
     return table.join(_attributes(ws), keys="account_id", join_type="left outer")
 
 
@@ -105,11 +106,19 @@ def build(ws: Workspace, spec: LabelSpec, dates: Sequence[date], end: date | Non
     return table, end
 
 
-def train_workspace(ws: Workspace, spec: LabelSpec, dates: Sequence[date],
-                    end: date | None = None) -> tuple[TrainResult, dict[str, Any], Path]:
+def without(table: pa.Table, exclude: Sequence[str]) -> pa.Table:
+    """The training set minus features the user excludes (e.g. a column their data fills in after the fact)."""
+    unknown = sorted(set(exclude) - set(table.column_names))
+    if unknown:
+        raise LongtailError(f"cannot exclude unknown feature(s) {', '.join(unknown)}")
+    return table.drop_columns(list(exclude))
+
+
+def train_workspace(ws: Workspace, spec: LabelSpec, dates: Sequence[date], end: date | None = None,
+                    exclude: Sequence[str] = ()) -> tuple[TrainResult, dict[str, Any], Path]:
     """Build, train, evaluate and store a model; returns the result, its metadata and its folder."""
     table, end = build(ws, spec, dates, end)
-    result = train(table)
+    result = train(without(table, exclude))
     defs_hash = workspace_feature_defs(ws).hash
     definition = store.definition_hash(spec, result.model.columns.names, defs_hash)
     mid = store.model_id(definition, list(dates), end)
@@ -117,12 +126,14 @@ def train_workspace(ws: Workspace, spec: LabelSpec, dates: Sequence[date],
         "model_id": mid, "target": spec.target, "label": spec.label, "spec": spec.__dict__,
         "training_window": {"first": min(dates).isoformat(), "last": max(dates).isoformat(),
                             "data_end": end.isoformat(), "observation_dates": len(set(dates))},
-        "features": result.model.columns.names, "definition_hash": definition, "feature_defs_hash": defs_hash,
+        "features": result.model.columns.names, "excluded_features": sorted(exclude),
+        "definition_hash": definition, "feature_defs_hash": defs_hash,
         "metrics": result.report,
     }
     folder = store.models_dir(ws, spec.target) / mid
     meta["charts"] = ev.charts(folder / "charts", result.report, result.cohorts)
     store.save(ws, spec, result.model, meta)
+    pq.write_table(result.test_rows, folder / store.TEST_ROWS_FILE)
     return result, meta, folder
 
 

@@ -31,6 +31,7 @@ from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_suc
 from longtail.errors import UsageError
 from longtail.runner import evaluate as ev
 from longtail.runner.daily import Context, context
+from longtail.predict.scoring import with_null_scores
 from longtail.runner.frame import day_table, health_frame, in_day
 from longtail.settings import Workspace
 
@@ -79,7 +80,10 @@ def _remember(state: _State, day: date, results: list[HealthResult]) -> None:
 def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: FeatureSet, *, day: date,
          state: _State) -> None:
     ws, motion = ctx.ws, ctx.motion
-    features = customers(con.to_pyarrow(feature_table(tables, day, defs, tz=ws.settings.timezone)))
+    # Today's models did not exist on a past day (and scoring it with them would be in-sample), so model scores
+    # are NULL in a backtest; conditions reading them still evaluate, to unknown.
+    features = with_null_scores(customers(con.to_pyarrow(feature_table(tables, day, defs,
+                                                                        tz=ws.settings.timezone))))
     results = score_table(features, ctx.cards, state.health, as_of=day)
     week = state.scores.get(day - timedelta(days=7), {})
     month = state.scores.get(day - timedelta(days=30), {})

@@ -34,6 +34,11 @@ from longtail.errors import ConfigError
 HEALTH_COLUMNS: dict[str, str] = {
     "health_score": "number", "health_band": "string", "health_change_7d": "number", "health_change_30d": "number",
 }
+MODEL_COLUMNS: dict[str, str] = {
+    "churn_risk": "number", "churn_model_id": "string",
+    "expansion_propensity": "number", "expansion_model_id": "string",
+}
+"""Model scores joined to the features (longtail.predict.scoring): NULL until a model of the target is trained."""
 ACCOUNT_COLUMNS: dict[str, str] = {"tier": "string", "industry": "string", "country": "string",
                                    "employees": "number"}
 
@@ -127,9 +132,10 @@ class Motion:
 
 
 def motion_columns(feature_names: Iterable[str], account_attributes: Iterable[str] = ()) -> Columns:
-    """The columns a motion condition may read: features, health, tier and account fields."""
+    """The columns a motion condition may read: features, health, model scores, tier and account fields."""
     columns: dict[str, Any] = {n: "number" for n in feature_names if n not in ("account_id", "as_of")}
     columns.update(HEALTH_COLUMNS)
+    columns.update(MODEL_COLUMNS)
     columns.update(ACCOUNT_COLUMNS)
     columns.update({a: "string" for a in account_attributes if a not in columns})
     return columns

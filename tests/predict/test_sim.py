@@ -187,3 +187,13 @@ def test_train_refuses_bad_options(world: World) -> None:
     out = runner.invoke(app, ["model", "train", "--target", "upsell", "--observe", "2025-06-01",
                               "--workspace", str(world.ws)])
     assert out.exit_code != 0 and "target" in out.output
+
+
+def test_a_backtest_evaluates_conditions_on_model_scores_as_unknown(world: World) -> None:
+    """Today's model did not exist on past days: a backtest sees churn_risk as NULL (so the at_risk segment is
+    empty) rather than failing on the missing column or scoring the past in-sample."""
+    from longtail.runner.backtest import backtest
+    from longtail.settings import open_workspace
+
+    report = backtest(open_workspace(world.ws), date(2025, 9, 1), date(2025, 9, 8), every=7)
+    assert report["evaluations"] == 2 and report["health_bands"], report

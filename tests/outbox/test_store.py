@@ -21,7 +21,7 @@ def test_migration_0005_matches_the_outbox_tables(sqlite_engine: Engine) -> None
         migrated = {c["name"]: (str(c["type"]), c["nullable"]) for c in inspector.get_columns(table.name)}
         declared = {c.name: (str(c.type.compile(sqlite_engine.dialect)), c.nullable) for c in table.columns}
         assert migrated == declared, table.name
-    assert {i["name"] for i in inspector.get_indexes("outbox")} == {"ix_outbox_status_due"}
+    assert {i["name"] for i in inspector.get_indexes("outbox")} == {"ix_outbox_status_due", "ix_outbox_account_id"}
 
 
 def test_keys_and_message_ids_are_deterministic() -> None:

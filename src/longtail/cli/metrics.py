@@ -99,6 +99,8 @@ def _check(from_: str, to: str, fmt: str, by: str | None) -> tuple[date, date]:
 
 def accounts_table(rows: Sequence[Mapping[str, Any]], by: str) -> ir.Table:
     """(account_id, <by>) from account rows: a column of the accounts table, else a custom attribute."""
+    if not by.strip() or by == "account_id":
+        raise UsageError(f"cannot break retention down by {by!r}: name an account column or attribute")
     values = [_group_value(row, by) for row in rows]
     if by in PENDING_GROUPS and all(v is None for v in values):
         raise UsageError(PENDING_GROUPS[by])

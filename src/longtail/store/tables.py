@@ -217,7 +217,7 @@ segment_membership = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("segment_id", String(ID), nullable=False),
-    Column("account_id", String(ID), nullable=False),
+    Column("account_id", String(ID), nullable=False, index=True),  # the account page (migration 0008)
     Column("entered", Date, nullable=False),
     Column("left", Date),
     Column("definition_hash", String(64), nullable=False),
@@ -289,7 +289,7 @@ outbox = Table(
     Column("id", String(ID), primary_key=True),
     Column("channel", String(32), nullable=False),
     Column("contact_id", String(ID)),
-    Column("account_id", String(ID)),
+    Column("account_id", String(ID), index=True),  # the account page's timeline (migration 0008)
     Column("program", String(ID)),
     Column("payload", JSON, nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=False),
@@ -311,7 +311,7 @@ engagement_events = Table(
     Column("event_id", String(ID), primary_key=True),
     Column("message_key", String(ID), index=True),
     Column("contact_id", String(ID)),
-    Column("account_id", String(ID)),
+    Column("account_id", String(ID), index=True),  # the account page's engagement counts (migration 0008)
     Column("channel", String(32), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),

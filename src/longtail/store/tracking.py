@@ -14,7 +14,6 @@ until a group call names the account.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -56,15 +55,6 @@ class Ingested:
         return {"success": True, "received": self.received, "events": self.events,
                 "unattributed": self.unattributed, "contacts": self.contacts, "accounts": self.accounts,
                 "notes": self.notes}
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file (or a folder's entry list) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Tracker:
@@ -187,13 +177,9 @@ class GroupCommit:
         try:
             landing.write(table)
         finally:
-            path = landing.close()  # with nothing written it removes the partial file
-        if path is None:
-            return None
-        # LandingFile renames without fsync; flush the file and the folder entry here so an acknowledged
-        # batch survives a power cut, not only a process crash.
-        _fsync(path)
-        _fsync(path.parent)
+            # close() flushes the file and its folder entry before returning, so the batch is durable here;
+            # with nothing written it removes the partial file.
+            path = landing.close()
         return path
 
 

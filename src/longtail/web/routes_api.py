@@ -34,7 +34,7 @@ meta = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, Depends(api_reader)]
 Worker = Annotated[User, Depends(api_worker)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1, description="Rows to skip.")]
 
 
 # ---------------------------------------------------------------------------------------------- models
@@ -339,7 +339,9 @@ def segment_members(request: Request, segment_id: str, _who: Reader) -> SegmentM
 
 @router.get("/metrics", response_model=list[dict[str, Any]])
 def metrics(request: Request, _who: Reader, *, start: Annotated[date, Query(alias="from")],
-            end: Annotated[date, Query(alias="to")], by: str | None = None,
+            end: Annotated[date, Query(alias="to")],
+            by: Annotated[str | None, Query(min_length=1, max_length=200, description="Break down by this account "
+                                            "column or by tier / segment.")] = None,
             monthly: bool = False) -> list[dict[str, Any]]:
     """Logo and MRR retention over [from, to), as `longtail metrics --format json` computes it."""
     if end <= start:

@@ -27,6 +27,7 @@ lint: install
 test: lint
 	scripts/with-services.sh $(BIN)/python -m pytest
 
+# Simulate, run the motion in closed loop, then serve the cockpit on http://127.0.0.1:8000 (DEMO_SERVE=0: don't).
 demo: install
 	DEMO_DIR=$(DEMO_DIR) scripts/demo.sh
 

@@ -1,39 +1,45 @@
 #!/usr/bin/env bash
-# The demo on embedded defaults (SQLite + DuckDB): simulate a customer base, load it, summarise it.
+# The demo on embedded defaults (SQLite + DuckDB): `longtail demo` simulates a customer base, runs the example
+# motion on it in closed loop over the last 90 days and compares churn and ARR with the same world left alone;
+# a short CLI tour follows, then the web cockpit is served on http://127.0.0.1:$DEMO_PORT until Ctrl-C.
+# DEMO_SERVE=0 stops after the tour (for unattended runs).
 set -euo pipefail
 BIN=${BIN:-.venv/bin}
 DEMO_DIR=${DEMO_DIR:-.demo}
-ACCOUNTS=${DEMO_ACCOUNTS:-800}
-DAYS=${DEMO_DAYS:-365}
+ACCOUNTS=${DEMO_ACCOUNTS:-2000}
+DAYS=${DEMO_DAYS:-90}
+PORT=${DEMO_PORT:-8000}
+SERVE=${DEMO_SERVE:-1}
+# Piped output (make, tee) gets rich's 80-column default, which folds the tables' text word by word.
+export COLUMNS=${COLUMNS:-150}
+LAST=2025-12-31  # the simulated year starts 2025-01-01; the loop ends on its last day
 
 rm -rf "$DEMO_DIR"
-"$BIN/longtail" init "$DEMO_DIR/workspace" --example >/dev/null
-echo "== 1. Simulating $ACCOUNTS accounts over $DAYS days"
-"$BIN/longtail" sim --accounts "$ACCOUNTS" --days "$DAYS" --start 2025-01-01 --seed 7 \
-  --format parquet --out "$DEMO_DIR/data"
+SUMMARY=$(mktemp)
+trap 'rm -f "$SUMMARY"' EXIT
+echo "== 1. Simulating $ACCOUNTS accounts over a year; the example motion runs the last $DAYS days in closed loop"
+"$BIN/longtail" demo --dir "$DEMO_DIR" --accounts "$ACCOUNTS" --days "$DAYS" --port "$PORT" --no-serve \
+  | tee "$SUMMARY"
 echo
-echo "== 2. Loading the files into the workspace"
-"$BIN/longtail" load-dir "$DEMO_DIR/data" --workspace "$DEMO_DIR/workspace"
+echo "== 2. What the workspace holds"
+"$BIN/longtail" status --workspace "$DEMO_DIR"
 echo
-echo "== 3. What the workspace holds"
-"$BIN/longtail" status --workspace "$DEMO_DIR/workspace"
+echo "== 3. Retention over the simulated year, by plan family"
+"$BIN/longtail" metrics --from 2025-01-01 --to 2026-01-01 --by plan_family --workspace "$DEMO_DIR"
 echo
-echo "== 4. Retention over the simulated year, by plan family"
-"$BIN/longtail" metrics --from 2025-01-01 --to 2025-12-31 --by plan_family --workspace "$DEMO_DIR/workspace"
-echo
-echo "== 5. Health on the last day (every customer scored and stored; scores in $DEMO_DIR/scores.csv)"
-"$BIN/longtail" score --as-of 2025-12-31 --format csv --workspace "$DEMO_DIR/workspace" > "$DEMO_DIR/scores.csv"
+echo "== 4. Why one red account is red, and what would turn it green"
+"$BIN/longtail" score --as-of "$LAST" --format csv --workspace "$DEMO_DIR" > "$DEMO_DIR/scores.csv"
 RED=$(awk -F, '$3 == "red" { print $1; exit }' "$DEMO_DIR/scores.csv")
 if [ -n "$RED" ]; then
+  "$BIN/longtail" health "$RED" --as-of "$LAST" --workspace "$DEMO_DIR"
   echo
-  echo "== 6. Why one red account is red, and what would turn it green"
-  "$BIN/longtail" health "$RED" --as-of 2025-12-31 --workspace "$DEMO_DIR/workspace"
+  echo "== 5. Its calls to action (the worklist holds every account's)"
+  "$BIN/longtail" ctas list --account "$RED" --workspace "$DEMO_DIR"
 fi
 
 echo
-echo "== 7. The example motion (motion/*.yml): check it, then run the last day (CTAs routed to the team)"
-"$BIN/longtail" check --workspace "$DEMO_DIR/workspace"
-"$BIN/longtail" run --as-of 2025-12-31 --workspace "$DEMO_DIR/workspace"
-echo
-echo "== 8. Would these playbooks have caught churn? Backtest over Q2-Q3, evaluated weekly"
-"$BIN/longtail" backtest --from 2025-04-01 --to 2025-09-30 --every 7 --workspace "$DEMO_DIR/workspace"
+grep "log in as" "$SUMMARY" || true
+if [ "$SERVE" != "0" ]; then
+  exec "$BIN/longtail" serve --port "$PORT" --workspace "$DEMO_DIR"
+fi
+echo "(DEMO_SERVE=0: not serving; start the cockpit with: $BIN/longtail serve --workspace $DEMO_DIR)"

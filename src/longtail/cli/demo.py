@@ -2,12 +2,14 @@
 
 Creates a workspace from the example motion in `--dir`, simulates about a year of history, runs the motion
 over the last `--days` days while the simulated world reacts (`longtail.runner.closed_loop`), prints what
-happened against the same world left alone, and (with --serve) starts the web cockpit on it.
+happened against the same world left alone, creates a demo login (`demo@longtail.local`, role lead, a random
+password printed at the end) and (with --serve) serves the web cockpit on 127.0.0.1 until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import time
 from pathlib import Path
 from typing import Annotated
@@ -23,11 +25,16 @@ from longtail.errors import LongtailError, UsageError
 from longtail.runner.closed_loop import LoopSummary, WorldOutcome, counterfactual, run_closed_loop
 from longtail.settings import CONFIG_FILE, Workspace, copy_example, init_workspace, open_workspace
 from longtail.sim import SimConfig
+from longtail.store.db import make_engine, migrate
+from longtail.store.users import UserStore, hash_password
 
 HISTORY_DAYS = 365
 """Days simulated in all: the loop runs over the last `--days` of them, the rest is history."""
 START = dt.date(2025, 1, 1)
 SEED = 7
+DEMO_EMAIL = "demo@longtail.local"
+DEMO_ROLE = "lead"
+"""A lead sees the whole pool's worklist, the portfolio and every account: the newcomer's view of the motion."""
 out = Console()
 err = Console(stderr=True)
 
@@ -51,11 +58,27 @@ def demo(
         began = time.perf_counter()
         summary = _run(ws, config, warmup, days)
         alone = counterfactual(config, warmup_days=warmup, loop_days=days)
+        password = demo_login(ws)
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     _report(ws, summary, alone, time.perf_counter() - began)
+    out.print(f"Open http://127.0.0.1:{port} and log in as {DEMO_EMAIL} / {password}", highlight=False,
+              soft_wrap=True)
     if serve:
         _serve(ws, port)
+    else:
+        out.print(f"(start the cockpit with: longtail serve -w {ws.root} --port {port})", highlight=False,
+                  soft_wrap=True)
+
+
+def demo_login(ws: Workspace) -> str:
+    """Create the demo user (role lead) with a random password; returns the password (stored only hashed)."""
+    password = secrets.token_urlsafe(12)
+    engine = make_engine(ws.database_url)
+    migrate(engine)
+    UserStore(engine).add_user(DEMO_EMAIL, DEMO_ROLE, name="Demo lead", password_hash=hash_password(password),
+                               actor="demo")
+    return password
 
 
 def _config(accounts: int, days: int, seed: int) -> tuple[SimConfig, int]:
@@ -112,14 +135,7 @@ def _report(ws: Workspace, summary: LoopSummary, alone: WorldOutcome, seconds: f
                        ("rescue calls that reached an account in a usage drop", "rescues")):
         table.add_row(label, f"{int(t[key]):,}")
     out.print(table)
-    treated = set(summary.churned_accounts)
-    untreated = set(alone.churned_accounts)
-    saved = len(untreated - treated)
-    lost = len(treated - untreated)
-    out.print(f"Churned accounts in the window: {summary.churned_in_loop} with the motion, {alone.churned_in_loop} "
-              f"in the same world left alone (saved {saved}, lost {lost} that would have stayed).", highlight=False)
-    out.print(f"ARR at the end: ${summary.arr_end:,.0f} with the motion vs ${alone.arr_end:,.0f} without "
-              f"({summary.arr_end - alone.arr_end:+,.0f}).", highlight=False)
+    out.print(story(summary, alone), highlight=False, soft_wrap=True)
     bands = health_store.read_day(ws, last, ["band"])
     if bands is not None and bands.num_rows:
         counts: dict[str, int] = {}
@@ -131,15 +147,41 @@ def _report(ws: Workspace, summary: LoopSummary, alone: WorldOutcome, seconds: f
               highlight=False, soft_wrap=True)
 
 
-def _serve(ws: Workspace, port: int) -> None:
-    """Start the cockpit on the demo workspace, if the web app is installed in this version."""
-    try:
-        import uvicorn
+def story(summary: LoopSummary, alone: WorldOutcome) -> str:
+    """What happened, in plain words: the outreach, the CSMs' work, and churn and ARR against the same world
+    left alone (the counterfactual shares the world's random numbers, so the difference is the motion's doing)."""
+    t = summary.totals()
+    days = len(summary.days)
+    treated, untreated = set(summary.churned_accounts), set(alone.churned_accounts)
+    saved, lost = len(untreated - treated), len(treated - untreated)
+    arr_gain = summary.arr_end - alone.arr_end
+    return (
+        f"In {days} days the motion sent {int(t['messages_sent']):,} messages, of which "
+        f"{int(t['opened']):,} were opened and {int(t['clicked']):,} clicked; it raised "
+        f"{int(t['ctas_created']):,} calls to action and the simulated CSMs worked {int(t['ctas_worked']):,} "
+        f"of them ({_count(int(t['rescues']), 'rescue call')} reached an account whose usage was dropping). "
+        f"{_accounts(summary.churned_in_loop)} churned with the motion, against "
+        f"{_accounts(alone.churned_in_loop)} in the same world left alone: {_accounts(saved)} saved"
+        f"{'' if not lost else f', {_accounts(lost)} lost that would have stayed'}. "
+        f"ARR ends at ${summary.arr_end:,.0f} with the motion and ${alone.arr_end:,.0f} without it "
+        f"({'+' if arr_gain >= 0 else '-'}${abs(arr_gain):,.0f})."
+    )
 
-        from longtail.web.app import create_app  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        err.print(f"The web cockpit is not available in this version ({exc}); the demo data stays in {ws.root}. "
-                  f"Start it later with: longtail serve -w {ws.root}", highlight=False, soft_wrap=True)
-        return
+
+def _accounts(n: int) -> str:
+    return _count(n, "account")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _serve(ws: Workspace, port: int) -> None:
+    """Serve the cockpit on the demo workspace on 127.0.0.1 until Ctrl-C (plain HTTP on loopback, so the
+    session cookie is not marked Secure: a browser would not send it back over http://)."""
+    import uvicorn  # only serving needs the server
+
+    from longtail.web import create_app
+
     out.print(f"Serving the cockpit on http://127.0.0.1:{port} (Ctrl-C to stop).", highlight=False)
-    uvicorn.run(create_app(ws), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(create_app(ws, secure_cookies=False), host="127.0.0.1", port=port, log_level="warning")

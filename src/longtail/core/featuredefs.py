@@ -37,7 +37,9 @@ DEFAULT_FAMILIES: dict[str, tuple[str, ...]] = {
 """Event families of the simulator's product (src/longtail/sim/catalog.py)."""
 DEFAULT_SYSTEM_EVENTS: tuple[str, ...] = ("license_usage", "account_activated", "onboarding_milestone",
                                          "longtail.inapp.viewed", "longtail.inapp.clicked",
-                                         "longtail.inapp.dismissed")
+                                         "longtail.inapp.dismissed", "longtail.email.delivered",
+                                         "longtail.email.bounced", "longtail.email.opened",
+                                         "longtail.email.clicked", "longtail.email.unsubscribed")
 """Events emitted by the vendor's systems (and longtail's own engagement events) rather than by people's use of
 the product; excluded from every usage feature."""
 DEFAULT_MILESTONES: tuple[str, ...] = ("integration_connected", "user_invited", "report_shared")

@@ -29,9 +29,9 @@ from longtail.core.motion.backtest import (
 from longtail.core.motion.load import Motion
 from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_success, split_due, success_rate
 from longtail.errors import UsageError
+from longtail.predict.scoring import with_null_scores
 from longtail.runner import evaluate as ev
 from longtail.runner.daily import Context, context
-from longtail.predict.scoring import with_null_scores
 from longtail.runner.frame import day_table, health_frame, in_day
 from longtail.settings import Workspace
 

@@ -27,12 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from longtail.channels.inapp import EVENT_PREFIX as INAPP_EVENT_PREFIX
 from longtail.channels.sim import TASK_OF_CTA, QueuedItem, SimChannel, SimQueue, sim_queue
 from longtail.core.contract import LOAD_ORDER
 from longtail.core.motion.ctas import Cta, complete, plan_follow_up
@@ -40,6 +42,7 @@ from longtail.dispatch import dispatch
 from longtail.errors import ConfigError
 from longtail.ingest.loader import load_files
 from longtail.runner.daily import context, open_store, run_day
+from longtail.runner.frame import data_version
 from longtail.runner.journeys import tick_instant
 from longtail.settings import Workspace
 from longtail.sim import DayOutput, SimConfig, World
@@ -58,6 +61,13 @@ DEFAULT_CSM_CAPACITY = 6
 
 Progress = Callable[[str, int, int], None]
 """Called with (phase, done, total): phase is "warmup", "load" or "loop"."""
+
+EMAIL_EVENT_PREFIX = "longtail.email."
+"""Email responses land in the warehouse as `longtail.email.<kind>` (delivered, bounced, opened, clicked,
+unsubscribed), like the events an email provider's webhooks would bring, so features can count them."""
+INAPP_EVENT_KINDS = ("viewed", "clicked", "dismissed")
+"""In-app responses land as `longtail.inapp.<kind>`, the product actions the in-app API lands (it lands no
+`delivered`: that is the product's fetch, not the contact's action)."""
 
 _PRIORITY_RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
 _ENTITY_KINDS = ("accounts", "contacts", "subscriptions")
@@ -138,8 +148,11 @@ def run_closed_loop(ws: Workspace, config: SimConfig, *, warmup_days: int, loop_
     for n in range(loop_days):
         started = time.perf_counter()
         record = LoopDay(world.today)
-        out = _step(world, queue, OutboxStore(store.engine), record)
-        loaded = _load_day(ws, vocab, world, out, loaded=loaded, folder=loop_dir / f"day-{n + 1:03d}")
+        out, engagement = _step(world, queue, OutboxStore(store.engine), record)
+        loaded = _load_day(ws, vocab, world, out, loaded=loaded, folder=loop_dir / f"day-{n + 1:03d}",
+                           engagement=engagement)
+        # The load added rows of this day only, so yesterday's table, computed by yesterday's run, still holds.
+        ctx.days.advance(data_version(ws), out.day)
         plan = run_day(ws, out.day, ctx=ctx, store=store)
         counts = plan.counts()
         record.ctas_created = int(counts.get("ctas_created", 0))
@@ -188,45 +201,65 @@ def world_outcome(world: World, warmup_days: int) -> WorldOutcome:
 # ------------------------------------------------------------------------------------------------ the world
 
 
-def _step(world: World, queue: SimQueue, outbox: OutboxStore, record: LoopDay) -> DayOutput:
-    """Apply yesterday's queued interventions, step the world, and record its responses."""
+def _step(world: World, queue: SimQueue, outbox: OutboxStore, record: LoopDay) -> tuple[DayOutput, pa.Table]:
+    """Apply yesterday's queued interventions, step the world, and record its responses; returns the day's
+    output and the responses as warehouse events."""
     items = queue.pending()
     out = world.step(world.today, [i.intervention() for i in items])
     queue.remove(items)
     record.interventions = len(items)
     churned = out.renewals.cause >= 0
     record.churned = int(np.unique(out.renewals.account[churned]).size)
-    if items:
-        _record_responses(outbox, items, out.responses, out.day, record)
-    return out
+    rows = _record_responses(outbox, items, out.responses, out.day, record) if items else []
+    return out, pa.Table.from_pylist(rows, schema=ENGAGEMENT_EVENT_SCHEMA)
+
+
+ENGAGEMENT_EVENT_SCHEMA = pa.schema([("event_id", pa.string()), ("account_id", pa.string()),
+                                     ("contact_id", pa.string()), ("event", pa.string()),
+                                     ("ts", pa.timestamp("us", tz="UTC"))])
+
+
+def response_kinds(item: QueuedItem, response: dict[str, Any]) -> list[str]:
+    """The engagement kinds one message's simulated response stands for, in the order they happened."""
+    if not response["delivered"]:
+        return ["bounced"]
+    kinds = ["delivered"]
+    if response["opened"]:
+        kinds.append("viewed" if item.kind == "in_app" else "opened")
+    if response["clicked"]:
+        kinds.append("clicked")
+    if response["unsubscribed"]:
+        kinds.append("unsubscribed")
+    return kinds
+
+
+def engagement_event_name(item: QueuedItem, kind: str) -> str | None:
+    """The warehouse event a response of `kind` lands as, or None when it lands none."""
+    if item.kind == "in_app":
+        return INAPP_EVENT_PREFIX + kind if kind in INAPP_EVENT_KINDS else None
+    return EMAIL_EVENT_PREFIX + kind
 
 
 def _record_responses(outbox: OutboxStore, items: Sequence[QueuedItem], responses: pa.Table, day: date,
-                      record: LoopDay) -> None:
+                      record: LoopDay) -> list[dict[str, Any]]:
     """Each message's response becomes engagement events on its outbox key (ids derived from the key, so a
-    repeated report is ignored); CSM tasks report whether a rescue took hold. Responses are stamped at noon UTC
-    of the simulated day."""
+    repeated report is ignored) and warehouse events of the same ids; CSM tasks report whether a rescue took
+    hold. Responses are stamped at noon UTC of the simulated day."""
     at = datetime.combine(day, dtime(12, 0), tzinfo=UTC)
-    rows = responses.to_pylist()
-    for item, resp in zip(items, rows, strict=True):
+    rows: list[dict[str, Any]] = []
+    for item, resp in zip(items, responses.to_pylist(), strict=True):
         if item.kind == "csm_task":
             record.rescues += resp["effect"] == "rescue"
             continue
         channel = item.channel or item.kind
-        kinds: list[str] = []
-        if not resp["delivered"]:
-            kinds.append("bounced")
-        else:
-            kinds.append("delivered")
-            if resp["opened"]:
-                kinds.append("viewed" if item.kind == "in_app" else "opened")
-            if resp["clicked"]:
-                kinds.append("clicked")
-            if resp["unsubscribed"]:
-                kinds.append("unsubscribed")
+        kinds = response_kinds(item, resp)
         for kind in kinds:
             outbox.record_event(f"{item.key}:{kind}", kind=kind, channel=channel, at=at, message_key=item.key,
                                 contact_id=item.contact_id, account_id=item.account_id, detail={"sim_day": str(day)})
+            name = engagement_event_name(item, kind)
+            if name is not None and item.account_id:
+                rows.append({"event_id": f"{item.key}:{kind}", "account_id": item.account_id,
+                             "contact_id": item.contact_id, "event": name, "ts": at})
         record.delivered += bool(resp["delivered"])
         record.opened += bool(resp["opened"])
         record.clicked += bool(resp["clicked"])
@@ -235,6 +268,7 @@ def _record_responses(outbox: OutboxStore, items: Sequence[QueuedItem], response
             # The world never delivers to this contact again (unsubscribed for good, or gone): stop sending.
             reason = "unsubscribed in the simulation" if "unsubscribed" in kinds else "undeliverable in the simulation"
             outbox.suppress(reason=reason, at=at, contact_id=item.contact_id, channel=ALL_CHANNELS)
+    return rows
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -291,20 +325,33 @@ def changed_rows(before: pa.Table, after: pa.Table) -> pa.Table:
 
 
 def _load_day(ws: Workspace, vocab: sim_tables.Vocab, world: World, out: DayOutput, *,
-              loaded: dict[str, pa.Table], folder: Path) -> dict[str, pa.Table]:
-    """Write the day's new rows as Parquet under `folder` and load them; returns the entity tables now loaded."""
+              loaded: dict[str, pa.Table], folder: Path, engagement: pa.Table) -> dict[str, pa.Table]:
+    """Write the day's new rows (with the responses as events) as Parquet under `folder` and load them; returns
+    the entity tables now loaded. A kind with no new rows gets no file: loading it would only rewrite its
+    snapshot."""
     folder.mkdir(parents=True, exist_ok=True)
     now = _entity_rows(world, vocab)
     for kind, table in now.items():
         fresh = changed_rows(loaded[kind], table)
         if fresh.num_rows:
             pq.write_table(fresh, folder / f"{kind}.parquet")
-    writers = {k: TableWriter(folder, k, "parquet") for k in ("events", "tickets", "surveys")}
-    _write_outputs(writers, vocab, [out])
-    for w in writers.values():
-        w.close()
+    events = sim_tables.events_table(vocab, out.events)
+    if engagement.num_rows:
+        events = pa.concat_tables([events, _as_events(engagement, events.schema)])
+    tickets = sim_tables.tickets_table(vocab, out.tickets)
+    surveys = sim_tables.surveys_table(vocab, list(out.surveys))
+    for kind, table in (("events", events), ("tickets", tickets), ("surveys", surveys)):
+        if table.num_rows:
+            pq.write_table(table, folder / f"{kind}.parquet")
     _load_folder(ws, folder, out.day + timedelta(days=1), None)
     return now
+
+
+def _as_events(engagement: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Engagement rows with the columns of the simulator's event files (value and properties empty)."""
+    columns = [engagement.column(f.name).cast(f.type) if f.name in engagement.column_names
+               else pa.nulls(engagement.num_rows, f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _load_folder(ws: Workspace, folder: Path, day: date, progress: Progress | None) -> None:
@@ -354,5 +401,7 @@ def work_ctas(store: MotionStore, queue: SimQueue, day: date, capacity: int) -> 
     return worked
 
 
-__all__ = ["ACTOR", "DEFAULT_CSM_CAPACITY", "LoopDay", "LoopSummary", "WorldOutcome", "changed_rows",
-           "counterfactual", "run_closed_loop", "work_ctas", "world_outcome"]
+__all__ = ["ACTOR", "DEFAULT_CSM_CAPACITY", "EMAIL_EVENT_PREFIX", "ENGAGEMENT_EVENT_SCHEMA", "INAPP_EVENT_KINDS",
+           "LoopDay", "LoopSummary", "WorldOutcome", "changed_rows",
+           "counterfactual", "engagement_event_name", "response_kinds", "run_closed_loop", "work_ctas",
+           "world_outcome"]

@@ -40,7 +40,16 @@ from longtail.core.motion.tiers import Override
 from longtail.dispatch import PUSH_CHANNELS, dispatch
 from longtail.runner import evaluate as ev
 from longtail.runner.effects import cta_requests, owner_requests, step_effects
-from longtail.runner.frame import account_fields, day_table, health_frame, in_day, stored_changes, stored_health
+from longtail.runner.frame import (
+    DayTables,
+    account_fields,
+    data_version,
+    day_table,
+    health_frame,
+    in_day,
+    stored_changes,
+    stored_health,
+)
 from longtail.runner.journeys import (
     JourneyContext,
     JourneyPlan,
@@ -127,6 +136,8 @@ class Context:
     fields: pa.Table
     milestones: tuple[str, ...]
     journeys: JourneyContext | None = None
+    days: DayTables = field(default_factory=DayTables)
+    """Day tables computed by earlier days of this context, for as long as the data they came from is unchanged."""
 
 
 def context(ws: Workspace) -> Context:
@@ -138,13 +149,22 @@ def context(ws: Workspace) -> Context:
 
 
 def _day_table(ctx: Context, day: date, *, store_health: bool) -> pa.Table:
+    """Features, health and account fields of `day`; with `store_health` the day's health is scored and stored,
+    otherwise a table this context already computed from the same data is reused."""
+    version = data_version(ctx.ws)
+    cached = None if store_health else ctx.days.get(day, version)
+    if cached is not None:
+        return cached
     features = checked_features(ctx.ws, day)
     if store_health:
         results = score_day(ctx.ws, day, ctx.cards, features)
     else:
         results = stored_health(ctx.ws, day, features, ctx.cards)
     week, month = stored_changes(ctx.ws, day)
-    return day_table(features, health_frame(results, week, month), ctx.fields)
+    table = day_table(features, health_frame(results, week, month), ctx.fields)
+    # Scoring in memory continues the same stored history as scoring and storing: either way the table is the same.
+    ctx.days.put(day, version, table)
+    return table
 
 
 def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: MotionStore | None = None,

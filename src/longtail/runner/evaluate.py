@@ -16,7 +16,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from longtail.core.expressions import parse_condition
+from longtail.core.expressions import parse_condition, to_ibis
 from longtail.core.features import AnalyticTables
 from longtail.core.motion.definitions import ConditionTrigger, DateTrigger, EventTrigger, Playbook
 from longtail.core.motion.events import Window, event_fires
@@ -155,10 +155,23 @@ def condition_fires(con: ibis.BaseBackend, today: pa.Table, previous: pa.Table |
                               row["definition_hash"], json.loads(row["inputs"]) if row["inputs"] else {}))
     conds = [s for s in (*edge, *level) if s.signal_id == owner[s.signal_id]]
     if conds:
-        now = con.to_pyarrow(level_table(t, conds)).select(["signal_id", "account_id"]).to_pylist()
-        for row in now:
-            holds.setdefault(row["signal_id"], set()).add(row["account_id"])
+        holds = _holding(con, t, conds)
     return fires, holds
+
+
+def _holding(con: ibis.BaseBackend, table: ibis.Table, signals: Sequence[ConditionSignal]) -> dict[str, set[str]]:
+    """Accounts for which each signal's condition holds, from one narrow select of flags (no inputs to build:
+    this only decides which CTAs are cleared)."""
+    flags = con.to_pyarrow(table.select(table.account_id, **{f"_holds_{i}": to_ibis(s.condition, table)
+                                                             for i, s in enumerate(signals)}))
+    ids = flags.column("account_id")
+    holds: dict[str, set[str]] = {}
+    for i, signal in enumerate(signals):
+        mask = pc.fill_null(flags.column(f"_holds_{i}"), False)  # an unknown that the policy left null is not true
+        held = set(pc.filter(ids, mask).to_pylist())
+        if held:
+            holds[signal.signal_id] = held
+    return holds
 
 
 def event_trigger_fires(con: ibis.BaseBackend, tables: AnalyticTables, motion: Motion, *, day: date,

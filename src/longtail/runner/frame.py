@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from longtail.analytics import health_store
+from longtail.analytics.connect import SNAPSHOT_KINDS
 from longtail.analytics.health_run import customers
 from longtail.core.health import HealthResult, ScorecardSet, score_table
 from longtail.runner.evaluate import Fire
@@ -86,3 +90,59 @@ def in_day(fires: list[Fire], today: pa.Table) -> list[Fire]:
 
 def ids(table: pa.Table) -> pa.Array:
     return pc.unique(table.column("account_id"))
+
+
+def data_version(ws: Workspace) -> str | None:
+    """A fingerprint of what a day table is computed from: the event parts and landed files, the entity
+    snapshots and the stored models (names, sizes, modification times). None when some table lives in an
+    external warehouse (`[warehouse_tables]`): its changes cannot be seen from here, so nothing may be cached."""
+    if ws.settings.warehouse_tables:
+        return None
+    files: list[Path] = []
+    for folder, pattern in ((ws.state_dir / "events", "part-*.parquet"), (ws.state_dir / "landing" / "events", "*"),
+                            (ws.state_dir / "models", "**/*")):
+        if folder.is_dir():
+            files += folder.glob(pattern)
+    files += [ws.tables_dir / f"{kind}.parquet" for kind in SNAPSHOT_KINDS]
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue  # a snapshot never written (nothing of that kind loaded) or a file just compacted away
+        digest.update(f"{path}\x1f{st.st_size}\x1f{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class DayTables:
+    """Day tables (features, health, account fields) already computed, by day, for one data version.
+
+    A daily run reads the day before as well (edges compare the two): over a range of days, or in the closed
+    loop, that table was computed the day before, and computing it again costs as much as the day itself.
+    """
+
+    version: str | None = None
+    tables: dict[date, pa.Table] = field(default_factory=dict)
+
+    def get(self, day: date, version: str | None) -> pa.Table | None:
+        """The table of `day` if it was computed from this data version."""
+        if version is None or version != self.version:
+            return None
+        return self.tables.get(day)
+
+    def put(self, day: date, version: str | None, table: pa.Table) -> None:
+        """Remember the table of `day` (a new data version forgets every other)."""
+        if version != self.version:
+            self.tables.clear()
+            self.version = version
+        if version is not None:
+            self.tables[day] = table
+
+    def advance(self, version: str | None, day: date) -> None:
+        """The data moved to `version` by loading rows of `day` only (the closed loop's daily load): the table of
+        the day before stays valid as the motion saw it then, which is what tomorrow's edges compare with;
+        every other table is forgotten."""
+        kept = self.tables.get(day - timedelta(days=1)) if version is not None else None
+        self.tables = {} if kept is None else {day - timedelta(days=1): kept}
+        self.version = version

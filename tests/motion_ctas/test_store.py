@@ -87,6 +87,9 @@ def test_effects_round_trip_and_replan_is_empty(store: MotionStore) -> None:
     assert (refreshed.priority, refreshed.fire_count, refreshed.inputs) == ("urgent", 2, {"events_28d": 0})
     assert [c.account_id for c in store.open_ctas()] == ["a1"]
     assert store.list_ctas(status="cancelled", account="a2")[0].closed_on == D1
+    assert [c.account_id for c in store.list_ctas(statuses={"open", "in_progress"})] == ["a1"]
+    assert {c.account_id for c in store.list_ctas(statuses={"open", "cancelled"})} == {"a1", "a2"}
+    assert store.list_ctas(statuses=set()) == []
     assert [h["action"] for h in store.history(first)] == ["create", "refresh"]
     assert store.history(first)[0]["detail"]["owner_id"] == "m1"
     assert store.list_ctas(owner="m1")[0].cta_id == first
@@ -145,6 +148,10 @@ def test_segments_tiers_overrides_and_runs(store: MotionStore) -> None:
     assert store.apply_tiers({"a1": ("pooled", "low ARR"), "a2": ("mid", "ARR 20k")}, D0) == 2
     assert store.apply_tiers({"a1": ("mid", "grew"), "a2": ("mid", "unchanged")}, D1) == 1
     assert store.current_tiers() == {"a1": "mid", "a2": "mid"}
+    assert store.apply_tiers({"a3": ("pooled", "low ARR")}, D1) == 1
+    assert store.current_tiers(["a1", "a3", "unknown"]) == {"a1": "mid", "a3": "pooled"}
+    assert store.current_tiers([]) == {}
+    assert store.tier_names() == ["mid", "pooled"]  # a1's closed pooled stint does not count
 
     store.set_override("a1", "strategic", "exec sponsor", on=D0, by="lead", expires=D0 + timedelta(days=30))
     store.set_override("a2", "pooled", "asked for less contact", on=D0, by="lead")

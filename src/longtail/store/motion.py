@@ -160,12 +160,15 @@ class MotionStore:
         found = self._ctas(select(tables.ctas).where(tables.ctas.c.cta_id == cta_id))
         return found[0] if found else None
 
-    def list_ctas(self, status: str | None = None, owner: str | None = None, account: str | None = None) -> list[Cta]:
-        """CTAs filtered by status, owner and account (each optional), by due date then id."""
+    def list_ctas(self, status: str | None = None, owner: str | None = None, account: str | None = None, *,
+                  statuses: Collection[str] | None = None) -> list[Cta]:
+        """CTAs filtered by status (or any of `statuses`), owner and account (each optional), by due date then id."""
         t = tables.ctas
         query = select(t)
         if status is not None:
             query = query.where(t.c.status == status)
+        if statuses is not None:
+            query = query.where(t.c.status.in_(sorted(statuses)))
         if owner is not None:
             query = query.where(t.c.owner_id == owner)
         if account is not None:
@@ -322,12 +325,24 @@ class MotionStore:
 
     # ------------------------------------------------------------------------------------------ tiers
 
-    def current_tiers(self) -> dict[str, str]:
-        """Each account's current tier."""
+    def current_tiers(self, accounts: Collection[str] | None = None) -> dict[str, str]:
+        """Each account's current tier; with `accounts`, only theirs (a page showing some CTAs need not read the
+        tiers of every account)."""
+        t = tables.tier_history
+        query = select(t.c.account_id, t.c.tier).where(t.c.left.is_(None))
+        with self.engine.connect() as conn:
+            if accounts is None:
+                return {r.account_id: r.tier for r in conn.execute(query)}
+            found: dict[str, str] = {}
+            for part in _chunks(sorted(set(accounts))):
+                found.update({r.account_id: r.tier for r in conn.execute(query.where(t.c.account_id.in_(part)))})
+            return found
+
+    def tier_names(self) -> list[str]:
+        """The tiers some account is in now, sorted."""
         t = tables.tier_history
         with self.engine.connect() as conn:
-            return {r.account_id: r.tier for r in conn.execute(select(t.c.account_id, t.c.tier)
-                                                               .where(t.c.left.is_(None)))}
+            return sorted(str(v) for v in conn.execute(select(t.c.tier).where(t.c.left.is_(None)).distinct()).scalars())
 
     def apply_tiers(self, changes: Mapping[str, tuple[str, str]], on: date) -> int:
         """Move accounts to new tiers on `on`: account_id -> (tier, reason). Returns how many moved."""

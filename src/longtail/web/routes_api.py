@@ -212,7 +212,8 @@ def get_account(request: Request, account_id: str, _who: Reader) -> AccountDetai
             s.c.account_id == account_id, s.c.start_date <= day,
             or_(s.c.end_date.is_(None), s.c.end_date > day))).scalar()
     base = _account(dict(row))
-    return AccountDetail(**base.model_dump(), tier=state.motion.current_tiers().get(account_id), arr=float(arr or 0),
+    tier = state.motion.current_tiers([account_id]).get(account_id)
+    return AccountDetail(**base.model_dump(), tier=tier, arr=float(arr or 0),
                          health=_latest_health(request, account_id, None))
 
 

@@ -31,16 +31,16 @@ def snapshot_schema(kind: str) -> pa.Schema:
 
 
 def _arrow_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
-    for row in rows:
-        for name in schema.names:
-            value = row.get(name)
-            if name == ATTRIBUTES and value is not None:
-                value = json.dumps(value, sort_keys=True)
-            elif value is not None and pa.types.is_floating(schema.field(name).type):
-                value = float(value)
-            columns[name].append(value)
-    return pa.table({n: pa.array(v, schema.field(n).type) for n, v in columns.items()}, schema=schema)
+    """Column by column: a snapshot is rewritten after every load, so this loop is on the daily path."""
+    arrays = []
+    for f in schema:
+        values = [row.get(f.name) for row in rows]
+        if f.name == ATTRIBUTES:
+            values = [None if v is None else json.dumps(v, sort_keys=True) for v in values]
+        elif pa.types.is_floating(f.type):
+            values = [None if v is None else float(v) for v in values]
+        arrays.append(pa.array(values, f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def write_snapshot(store: EntityStore, kind: str, folder: Path) -> Path:

@@ -197,3 +197,33 @@ def test_a_backtest_evaluates_conditions_on_model_scores_as_unknown(world: World
 
     report = backtest(open_workspace(world.ws), date(2025, 9, 1), date(2025, 9, 8), every=7)
     assert report["evaluations"] == 2 and report["health_bands"], report
+
+
+def test_the_daily_run_stores_each_score_with_its_model_and_reasons_for_the_account_page(world: World) -> None:
+    from datetime import timedelta
+
+    from longtail.analytics.features import features_as_of
+    from longtail.predict.score_store import read_account, stored_dates
+    from longtail.runner.daily import run_day
+    from longtail.settings import open_workspace
+    from longtail.web.views.account import account_view
+
+    ws = open_workspace(world.ws)
+    day = date.fromisoformat(SCORE_DAY)
+    run_day(ws, day, send=False)
+    assert stored_dates(ws) == [day]
+    rows = features_as_of(ws, day).to_pylist()
+    scored = [r for r in rows if r["churn_risk"] is not None]
+    unscored = [r for r in rows if r["churn_risk"] is None]
+    assert scored and unscored  # former customers are not scored by a subscription model
+    for row in scored[:5]:
+        (stored,) = read_account(ws, day, row["account_id"])
+        assert stored.target == "churn" and stored.as_of == day
+        assert stored.score == pytest.approx(row["churn_risk"]) and stored.model_id == row["churn_model_id"]
+        assert 1 <= len(stored.reasons) <= 3 and all("risk" in r for r in stored.reasons)
+    assert read_account(ws, day, unscored[0]["account_id"]) == []
+    later = read_account(ws, day + timedelta(days=3), scored[0]["account_id"])
+    assert [s.as_of for s in later] == [day]  # the latest stored day on or before as_of
+    assert read_account(ws, day - timedelta(days=1), scored[0]["account_id"]) == []
+    view = account_view(ws, scored[0]["account_id"], day)
+    assert view is not None and [m.score for m in view.models] == [pytest.approx(scored[0]["churn_risk"])]

@@ -38,6 +38,7 @@ from longtail.core.motion.segments import membership_changes
 from longtail.core.motion.success import SuccessCheck, SuccessOutcome, check_success
 from longtail.core.motion.tiers import Override
 from longtail.dispatch import PUSH_CHANNELS, dispatch
+from longtail.predict import score_store
 from longtail.runner import evaluate as ev
 from longtail.runner.effects import cta_requests, owner_requests, step_effects
 from longtail.runner.frame import (
@@ -158,6 +159,8 @@ def _day_table(ctx: Context, day: date, *, store_health: bool) -> pa.Table:
     features = checked_features(ctx.ws, day)
     if store_health:
         results = score_day(ctx.ws, day, ctx.cards, features)
+        # What the models said today, with the model and its reasons, for the account page (no model: no file).
+        score_store.write_day(ctx.ws, day, score_store.score_rows(ctx.ws, features))
     else:
         results = stored_health(ctx.ws, day, features, ctx.cards)
     week, month = stored_changes(ctx.ws, day)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, func, select
 from longtail.analytics.health_store import stored_dates
 from longtail.core.motion.ctas import Cta
 from longtail.core.motion.routing import pool_label
+from longtail.predict.score_store import StoredScore, read_account
 from longtail.settings import Workspace
 from longtail.store import tables
 from longtail.store.motion import MotionStore
@@ -132,6 +133,8 @@ class AccountView:
     contacts: tuple[ContactRow, ...]
     journeys: tuple[JourneyRow, ...]
     open_ctas: int
+    models: tuple[StoredScore, ...] = ()
+    """Churn risk and expansion propensity from the latest day the motion stored them, with their reasons."""
 
     @property
     def link(self) -> str:
@@ -179,6 +182,7 @@ def account_view(ws: Workspace, account_id: str, as_of: date, notes: Sequence[No
         segments=segments, health=_health_today(ws, account_id, as_of), history=health_history(ws, account_id, as_of),
         timeline=tuple(timeline), contacts=tuple(_contact_rows(contacts, engagement, last_seen)),
         journeys=tuple(journeys), open_ctas=sum(c.status in ("open", "in_progress", "snoozed", "held") for c in ctas),
+        models=tuple(read_account(ws, as_of, account_id)),
     )
 
 

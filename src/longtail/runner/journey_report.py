@@ -4,6 +4,12 @@ and whether the journey moved its goal (treated against held-out accounts, longt
 Read from the operational store only (enrollments, outbox, engagement events), as of an instant:
 enrollments that entered after `as_of` are left out, and so are exits and engagement recorded after it.
 
+Or for a `Window` of entry [start, end): only enrollments that entered in it, observed as of the window's end
+(exits, sends and engagement from `end` on are left out), and only the outbox rows and engagement of those
+enrollments' own messages. The messages are picked by enrollment (each journey message's key is derived from
+its enrollment, step and visit), not by send time: a window enrollment's email sent on the window's last day
+counts, an older enrollment's email sent inside the window does not.
+
 Definitions:
 
 - **entered**: enrollments (one per contact and entry); **accounts**: distinct accounts among them.
@@ -23,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -40,6 +46,31 @@ WAIT_TYPES = ("wait", "wait_until")
 SENDING_TYPES = ("email", "in_app", "webhook", "slack")
 OPEN_KINDS = frozenset({"opened", "viewed"})
 CHUNK = 1_000
+RATE_KINDS = ("delivered", "opened", "viewed", "clicked", "unsubscribed", "bounced")
+"""The engagement kinds `channel_rates` reports as a share of the channel's sent messages."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """Enrollments that entered in [start, end) (`end` exclusive), observed as of just before `end`."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("a window's start and end must be time-zone aware")
+        if self.end <= self.start:
+            raise ValueError(f"a window's end ({self.end.isoformat()}) must be after its start "
+                             f"({self.start.isoformat()})")
+
+    @property
+    def as_of(self) -> datetime:
+        """The last instant whose outcomes count: `end` is exclusive, and stored instants have microseconds."""
+        return self.end - timedelta(microseconds=1)
+
+    def holds(self, at: datetime) -> bool:
+        return self.start <= at < self.end
 
 
 @dataclass(frozen=True)
@@ -114,7 +145,9 @@ def journey_stats(journey: Journey, enrollments: Sequence[Enrollment], statuses:
     for key, channel in channels_of.items():
         bucket = channels.setdefault(channel, Counter())
         bucket[statuses.get(key, "unknown")] += 1
-        for kind in sorted(engagement.get(key, frozenset())):
+        # The outbox records a `sent` event along with the `sent` status (OutboxStore.mark_sent); the status
+        # already counts the row, and counting the event too would report every sent message twice.
+        for kind in sorted(engagement.get(key, frozenset()) - {SENT}):
             bucket[kind] += 1
     treated_accounts = {e.account_id for e in treated}
     holdout_accounts = {e.account_id for e in enrollments if e.holdout} - treated_accounts
@@ -137,6 +170,18 @@ def journey_stats(journey: Journey, enrollments: Sequence[Enrollment], statuses:
         goal=journey.goal, lift=result, notes=tuple(notes))
 
 
+def channel_rates(channels: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, float | None]]:
+    """Per channel, the share of its sent messages (outbox status `sent`) with each engagement kind of
+    RATE_KINDS the channel recorded (delivered, opened or viewed, clicked, unsubscribed, bounced); None when
+    nothing was sent. Each message counts once per kind, however many times it was opened or clicked."""
+    rates: dict[str, dict[str, float | None]] = {}
+    for channel, counts in channels.items():
+        sent = counts.get(SENT, 0)
+        rates[channel] = {kind: counts.get(kind, 0) / sent if sent else None for kind in RATE_KINDS
+                          if kind in counts}
+    return rates
+
+
 def _as_of_view(e: Enrollment, as_of: datetime) -> Enrollment:
     """An enrollment that ended after `as_of` still counts as active at `as_of` (its exit had not happened)."""
     updated = e.updated_at or e.entered_at
@@ -146,8 +191,17 @@ def _as_of_view(e: Enrollment, as_of: datetime) -> Enrollment:
     return e
 
 
-def _outbox(engine: Engine, journey_id: str, as_of: datetime
+def _message_keys(journey: Journey, enrollments: Sequence[Enrollment]) -> frozenset[str]:
+    """The outbox keys every visit of a sending step of these enrollments produced (held-out ones produce none,
+    which is harmless: their keys are simply not found)."""
+    sending = {s.id for s in journey.steps if s.type in SENDING_TYPES}
+    return frozenset(step_message_key(e.enrollment_id, step_id, visit) for e in enrollments
+                     for step_id, visits in e.visits.items() if step_id in sending for visit in range(1, visits + 1))
+
+
+def _outbox(engine: Engine, journey_id: str, as_of: datetime, only: frozenset[str] | None = None
             ) -> tuple[dict[str, str], dict[str, str], dict[str, frozenset[str]]]:
+    """Outcomes of the journey's outbox rows created by `as_of` (restricted to the keys `only` when given)."""
     out, ev = tables.outbox, tables.engagement_events
     statuses: dict[str, str] = {}
     channels: dict[str, str] = {}
@@ -155,6 +209,8 @@ def _outbox(engine: Engine, journey_id: str, as_of: datetime
     with engine.connect() as conn:
         for r in conn.execute(select(out.c.id, out.c.channel, out.c.status, out.c.sent_at)
                               .where(out.c.program == journey_id, out.c.created_at <= as_of)):
+            if only is not None and r.id not in only:
+                continue
             sent_at = r.sent_at.replace(tzinfo=UTC) if r.sent_at is not None and r.sent_at.tzinfo is None \
                 else r.sent_at
             # A row sent after as_of was still waiting at as_of.
@@ -169,16 +225,21 @@ def _outbox(engine: Engine, journey_id: str, as_of: datetime
     return statuses, channels, {k: frozenset(v) for k, v in found.items()}
 
 
-def journey_report(engine: Engine, journeys: Mapping[str, Journey], as_of: datetime,
+def journey_report(engine: Engine, journeys: Mapping[str, Journey], as_of: datetime | Window,
                    min_group: int = MIN_GROUP) -> list[JourneyStats]:
-    """The report of every journey in `journeys` as of the instant `as_of` (time-zone aware)."""
-    if as_of.tzinfo is None:
+    """The report of every journey in `journeys`: cumulative as of the instant `as_of` (time-zone aware), or,
+    given a `Window`, of the enrollments that entered in it, observed as of its end."""
+    window = as_of if isinstance(as_of, Window) else None
+    at = as_of.as_of if isinstance(as_of, Window) else as_of
+    if at.tzinfo is None:
         raise ValueError("as_of must be time-zone aware")
     store = EnrollmentStore(engine)
     report = []
     for journey_id in sorted(journeys):
-        enrollments = [_as_of_view(e, as_of) for e in store.all(journey_id) if e.entered_at <= as_of]
-        statuses, channels, engagement = _outbox(engine, journey_id, as_of)
+        entered = [e for e in store.all(journey_id) if (window.holds(e.entered_at) if window else e.entered_at <= at)]
+        enrollments = [_as_of_view(e, at) for e in entered]
+        only = _message_keys(journeys[journey_id], enrollments) if window else None
+        statuses, channels, engagement = _outbox(engine, journey_id, at, only)
         report.append(journey_stats(journeys[journey_id], enrollments, statuses, channels, engagement,
                                     min_group=min_group))
     return report

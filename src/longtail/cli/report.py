@@ -89,7 +89,7 @@ def _pct(part: int | None, whole: int) -> str:
     return "-" if part is None else f"{part:,}" + (f" ({part / whole:.0%})" if whole else "")
 
 
-def _print(stats: JourneyStats, *, rates: bool = False) -> None:
+def _print(stats: JourneyStats) -> None:
     out.print(f"[bold]{stats.journey_id}[/bold]: {stats.entered:,} entered ({stats.accounts:,} accounts; "
               f"{stats.treated_enrollments:,} treated, {stats.holdout_enrollments:,} held out)", highlight=False)
     table = Table("step", "type", "reached", "sent", "opened", "clicked")
@@ -102,12 +102,11 @@ def _print(stats: JourneyStats, *, rates: bool = False) -> None:
         out.print(f"  {n:,} {reason}", highlight=False)
     if stats.lift is not None:
         out.print(f"  goal `{stats.goal}`: {stats.lift.verdict}", highlight=False, soft_wrap=True)
-    if rates:
-        for channel, shares in channel_rates(stats.channels).items():
-            parts = [f"{kind} {share:.0%}" for kind, share in shares.items() if share is not None]
-            if parts:
-                out.print(f"  {channel}, of {stats.channels[channel].get('sent', 0):,} sent: " + ", ".join(parts),
-                          highlight=False)
+    for channel, shares in channel_rates(stats.channels).items():
+        parts = [f"{kind} {share:.0%}" for kind, share in shares.items() if share is not None]
+        if parts:
+            out.print(f"  {channel}, of {stats.channels[channel].get('sent', 0):,} sent: " + ", ".join(parts),
+                      highlight=False)
     for note in stats.notes:
         out.print(f"  {note}", highlight=False)
 
@@ -141,8 +140,8 @@ def journeys_command(  # noqa: PLR0917 - typer options are keyword-like paramete
             # The days as asked, then the instants they mean; `as_of` is the last instant counted (end - 1 us).
             doc = {"from": days[0].isoformat(), "to": days[1].isoformat(), "to_excluded": True, "timezone": tz,
                    "start": window.start.isoformat(), "end": window.end.isoformat(), **doc}
-            for row, s in zip(doc["journeys"], stats, strict=True):
-                row["rates"] = channel_rates(s.channels)
+        for row, s in zip(doc["journeys"], stats, strict=True):
+            row["rates"] = channel_rates(s.channels)
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         return
     if days is not None:
@@ -150,4 +149,4 @@ def journeys_command(  # noqa: PLR0917 - typer options are keyword-like paramete
     if not stats:
         out.print("no journeys defined (motion/journeys/*.yml)")
     for s in stats:
-        _print(s, rates=days is not None)
+        _print(s)

@@ -7,7 +7,6 @@ Mounted on the main app by the lead: `app.command("serve")(serve)`, `app.add_typ
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,14 +14,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, actor_name, console, fail, setup_logging
 from longtail.errors import LongtailError, UsageError
 from longtail.settings import open_workspace
-from longtail.store import tables
 from longtail.store.db import make_engine, migrate
-from longtail.store.users import ROLES, UserStore, check_role, hash_password
+from longtail.store.users import ROLES, RoleNeeded, UserStore, hash_password, new_password
 
 users_app = typer.Typer(help="People who may log in to the cockpit.", no_args_is_help=True, add_completion=False,
                         pretty_exceptions_enable=False)
@@ -31,8 +28,6 @@ keys_app = typer.Typer(help="API keys for machines: ingest (send events) or read
 out = Console()
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-# The team table's roles map onto cockpit roles; ops people read, they do not work CTAs.
-TEAM_ROLES = {"csm": "csm", "lead": "lead", "admin": "admin", "ops": "viewer"}
 
 
 def _store(workspace: Path | None) -> UserStore:
@@ -73,25 +68,6 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_level="debug" if verbose else "info")
 
 
-def _team_member(store: UserStore, member_id: str) -> tuple[str, str | None, str | None]:
-    """(email, name, team role) of a member of the team table."""
-    t = tables.team_members
-    with store.engine.connect() as conn:
-        row = conn.execute(select(t.c.email, t.c.name, t.c.role).where(t.c.member_id == member_id)).first()
-    if row is None:
-        raise UsageError(f"no team member {member_id!r} (load the team table first, or give an email)")
-    if not row.email:
-        raise UsageError(f"team member {member_id!r} has no email")
-    return str(row.email), row.name, row.role
-
-
-def _member_by_email(store: UserStore, email: str) -> str | None:
-    t = tables.team_members
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(t.c.member_id, t.c.email)).all()
-    return next((r.member_id for r in rows if (r.email or "").strip().lower() == email.strip().lower()), None)
-
-
 @users_app.command("add")
 def add_user(
     who: Annotated[str, typer.Argument(metavar="EMAIL|MEMBER_ID",
@@ -110,18 +86,16 @@ def add_user(
     setup_logging(verbose)
     try:
         store = _store(workspace)
-        if "@" in who:
-            email, member_id, team_role = who, _member_by_email(store, who), None
-        else:
-            email, team_name, team_role = _team_member(store, who)
-            member_id, name = who, name or team_name
-        chosen = role or TEAM_ROLES.get(team_role or "")
-        if chosen is None:
-            raise UsageError("give --role (" + ", ".join(ROLES) + ")")
-        check_role(chosen)
-        password = sys.stdin.readline().rstrip("\r\n") if password_stdin else secrets.token_urlsafe(12)
-        user = store.add_user(email, chosen, name=name, member_id=member_id, password_hash=hash_password(password),
-                              actor=actor_name(None))
+        by_email = "@" in who
+        try:
+            # The same validation as the web admin page (longtail.web.routes_admin).
+            plan = store.plan_user(email=who if by_email else None, member_id=None if by_email else who, role=role,
+                                   name=name)
+        except RoleNeeded:
+            raise UsageError("give --role (" + ", ".join(ROLES) + ")") from None
+        password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
+        user = store.add_user(plan.email, plan.role, name=plan.name, member_id=plan.member_id,
+                              password_hash=hash_password(password), actor=actor_name(None))
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     linked = f", team member {user.member_id}" if user.member_id else ""

@@ -26,19 +26,24 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from longtail.errors import UsageError
-from longtail.store.tables import ID, metadata
+from longtail.store.tables import ID, metadata, team_members
 
 Role = Literal["admin", "lead", "csm", "viewer"]
 Scope = Literal["ingest", "read"]
 ROLES: tuple[str, ...] = get_args(Role)
 SCOPES: tuple[str, ...] = get_args(Scope)
 KEY_PREFIX = "lt"
+# The team table's roles map onto cockpit roles; ops people read, they do not work CTAs.
+TEAM_ROLES: dict[str, Role] = {"csm": "csm", "lead": "lead", "admin": "admin", "ops": "viewer"}
+MAX_EMAIL = 254  # the longest address SMTP can carry (RFC 5321)
+MAX_NAME = 200  # a display name; anything longer is a paste accident
 
 users = Table(
     "users",
@@ -197,6 +202,40 @@ def _key(row: Mapping[Any, Any]) -> ApiKey:
                   revoked_at=None if revoked is None else _aware(revoked))
 
 
+def new_password() -> str:
+    """A random one-time password (96 bits, 16 URL-safe characters) for a new user, shown to the admin once."""
+    return secrets.token_urlsafe(12)
+
+
+def check_email(email: str) -> str:
+    """`email` trimmed and lower-cased, or UsageError unless it looks like one address (x@y, no spaces)."""
+    clean = email.strip().lower()
+    local, at, domain = clean.partition("@")
+    if len(clean) > MAX_EMAIL:
+        raise UsageError(f"an email address has at most {MAX_EMAIL} characters; this one has {len(clean)}")
+    if not (at and local and domain) or "@" in domain or any(c.isspace() or not c.isprintable() for c in clean):
+        raise UsageError(f"{email!r} is not an email address")
+    return clean
+
+
+class UserExists(UsageError):
+    """A user with that email is already there (the web answers 409, the CLI exits 2)."""
+
+
+class RoleNeeded(UsageError):
+    """No role was given and the team table has none for the user (the caller says how to give one)."""
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """A validated user to add: what `UserStore.plan_user` derives from the CLI's or the admin page's input."""
+
+    email: str
+    role: Role
+    name: str | None
+    member_id: str | None
+
+
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -221,12 +260,49 @@ class UserStore:
 
     # ------------------------------------------------------------------------------------------ users
 
+    def plan_user(self, *, email: str | None, role: str | None, name: str | None = None,
+                  member_id: str | None = None) -> NewUser:
+        """Validate a new user as `longtail users add` and the admin page both do (nothing is written).
+
+        With a `member_id`, that team member must exist; their email and name fill in what is not given, and
+        their team role is the default role. With only an email, the user is linked to the team member with
+        the same email, if any. Raises UsageError (UserExists for a taken email, RoleNeeded without a role).
+        """
+        team_role = None
+        if member_id:
+            t = team_members
+            with self.engine.connect() as conn:
+                row = conn.execute(select(t.c.email, t.c.name, t.c.role).where(t.c.member_id == member_id)).first()
+            if row is None:
+                raise UsageError(f"no team member {member_id!r} (load the team table first, or give an email)")
+            if not (email or row.email):
+                raise UsageError(f"team member {member_id!r} has no email")
+            email, name, team_role = email or str(row.email), name or row.name, row.role
+        if not email:
+            raise UsageError("give an email or a team member")
+        clean = check_email(email)
+        if name is not None and len(name.strip()) > MAX_NAME:
+            raise UsageError(f"a name has at most {MAX_NAME} characters; this one has {len(name.strip())}")
+        if not member_id:
+            member_id = self._member_by_email(clean)
+        chosen = role or TEAM_ROLES.get(team_role or "")
+        if chosen is None:
+            raise RoleNeeded(f"a role is needed ({', '.join(ROLES)}); the team table gives none")
+        if self.user_by_email(clean) is not None:
+            raise UserExists(f"a user with email {clean!r} already exists")
+        return NewUser(email=clean, role=check_role(chosen), name=(name or "").strip() or None, member_id=member_id)
+
+    def _member_by_email(self, email: str) -> str | None:
+        # Team emails are free text (any case, stray spaces), so they are compared after cleaning in Python.
+        t = team_members
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.member_id, t.c.email).where(t.c.email.is_not(None))).all()
+        return next((str(r.member_id) for r in rows if str(r.email).strip().lower() == email), None)
+
     def add_user(self, email: str, role: str, *, name: str | None = None, member_id: str | None = None,
                  password_hash: str | None = None, actor: str = "cli") -> User:
         """Create a user (emails are unique, compared case-insensitively) and audit it."""
-        clean = email.strip().lower()
-        if "@" not in clean:
-            raise UsageError(f"{email!r} is not an email address")
+        clean = check_email(email)
         values = {"email": clean, "name": name, "role": check_role(role), "member_id": member_id,
                   "password_hash": password_hash, "disabled": False, "created_at": self.clock()}
         try:
@@ -234,7 +310,7 @@ class UserStore:
                 conn.execute(users.insert(), values)
                 self._audit(conn, actor, "user.add", "user", clean, detail={"role": role, "member_id": member_id})
         except IntegrityError:
-            raise UsageError(f"a user with email {clean!r} already exists") from None
+            raise UserExists(f"a user with email {clean!r} already exists") from None
         found = self.user_by_email(clean)
         assert found is not None  # just inserted in a committed transaction
         return found
@@ -244,12 +320,30 @@ class UserStore:
             row = conn.execute(select(users).where(users.c.email == email.strip().lower())).mappings().first()
         return None if row is None else _user(row)
 
+    def user_by_id(self, user_id: int) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.user_id == user_id)).mappings().first()
+        return None if row is None else _user(row)
+
+    def last_logins(self) -> dict[int, datetime]:
+        """user_id -> when their newest session was created, for users who ever logged in."""
+        query = select(sessions.c.user_id, func.max(sessions.c.created_at)).group_by(sessions.c.user_id)
+        with self.engine.connect() as conn:
+            return {int(user_id): _aware(at) for user_id, at in conn.execute(query)}
+
     def list_users(self) -> list[User]:
         with self.engine.connect() as conn:
             return [_user(r) for r in conn.execute(select(users).order_by(users.c.email)).mappings()]
 
     def set_password(self, email: str, password_hash: str, *, actor: str) -> None:
         self._change_user(email, {"password_hash": password_hash}, actor, "user.password", {})
+
+    def set_role(self, email: str, role: str, *, actor: str) -> None:
+        """Give a user another role; it applies from their next request (sessions read the user afresh)."""
+        user = self.user_by_email(email)
+        new = check_role(role)
+        self._change_user(email, {"role": new}, actor, "user.role",
+                          {"from": None if user is None else user.role, "to": new})
 
     def set_disabled(self, email: str, disabled: bool, *, actor: str) -> None:
         """Disable (or re-enable) a user; disabling also revokes every session they hold."""

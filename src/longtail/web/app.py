@@ -21,7 +21,7 @@ from longtail.store.db import make_engine, migrate
 from longtail.store.entities import EntityStore
 from longtail.store.motion import MotionStore
 from longtail.store.users import UserStore
-from longtail.web import inapp_api, ingest_api, routes_api, routes_auth, routes_pages, routes_worklist
+from longtail.web import inapp_api, ingest_api, routes_admin, routes_api, routes_auth, routes_pages, routes_worklist
 from longtail.web.auth import LoginLimiter, LoginRequired, WebState, api_reader, key_with_scope
 from longtail.web.csrf import check_csrf
 from longtail.web.templating import STATIC_DIR, render
@@ -77,6 +77,7 @@ def create_app(ws: Workspace, *, clock: Callable[[], datetime] | None = None,
     # pages router's role-aware landing and the views' search, and the first route that matches wins.
     app.include_router(routes_pages.router)
     app.include_router(routes_worklist.router)
+    app.include_router(routes_admin.router)
     app.include_router(routes_api.router)
     app.include_router(routes_api.meta)
     app.include_router(ingest_api.ingest_router(ws, key_with_scope("ingest")))

@@ -9,6 +9,7 @@ password printed at the end) and (with --serve) serves the web cockpit on 127.0.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import time
 from pathlib import Path
@@ -52,6 +53,9 @@ def demo(
 ) -> None:
     """Simulate a customer base, run the example motion on it in closed loop, and show the result."""
     setup_logging(verbose)
+    if not verbose:
+        # The example's log-channel alerts (urgent tickets) would print hundreds of lines over 90 simulated days.
+        logging.getLogger("longtail.alerts").setLevel(logging.ERROR)
     try:
         config, warmup = _config(accounts, days, seed)
         ws = _workspace(directory)

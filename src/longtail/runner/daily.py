@@ -7,7 +7,7 @@ run twice for the same day: every step replaces or de-duplicates what that day a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from sqlalchemy import Engine, select
 
 from longtail.analytics.connect import connect, ensure_snapshots, workspace_feature_defs
 from longtail.analytics.health_run import checked_features, score_day, workspace_scorecards
@@ -40,6 +41,7 @@ from longtail.core.motion.tiers import Override
 from longtail.dispatch import PUSH_CHANNELS, dispatch
 from longtail.predict import score_store
 from longtail.runner import evaluate as ev
+from longtail.runner.alerts import log_alerts, plan_alerts
 from longtail.runner.effects import cta_requests, owner_requests, step_effects
 from longtail.runner.frame import (
     DayTables,
@@ -61,6 +63,7 @@ from longtail.runner.journeys import (
     tick_instant,
 )
 from longtail.settings import Workspace
+from longtail.store import tables
 from longtail.store.db import make_engine, migrate
 from longtail.store.motion import MotionStore
 from longtail.store.outbox import OutboxStore
@@ -90,6 +93,8 @@ class DayPlan:
     success: list[SuccessOutcome] = field(default_factory=list)
     journeys: JourneyPlan | None = None
     dispatched: dict[str, int] = field(default_factory=dict)
+    alerts: dict[str, int] = field(default_factory=dict)
+    """alerts_posted (Slack posts enqueued; 0 when a re-run finds them already there) and alerts_logged."""
 
     def counts(self) -> dict[str, Any]:
         kinds: dict[str, int] = {}
@@ -105,7 +110,7 @@ class DayPlan:
             "escalations": len(self.escalations), "held": bool(self.hold and self.hold.held),
             "other_steps": len(self.steps), "playbook_hits": len(self.hits),
             "success_checked": len(self.success), "success_succeeded": sum(o.success for o in self.success),
-            **(self.journeys.counts() if self.journeys else {}), **self.dispatched,
+            **(self.journeys.counts() if self.journeys else {}), **self.alerts, **self.dispatched,
         }
 
 
@@ -338,7 +343,7 @@ def run_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Moti
     store.start_run(run_id, day, ctx.motion.hash)
     plan = plan_day(ws, day, ctx=ctx, store=store, store_health=True)
     _apply(plan, store, ctx)
-    if plan.journeys is not None and send:
+    if send:
         plan.dispatched = _dispatch(ws, store, day)
     store.finish_run(run_id, "done", {**plan.counts(), "cursors": plan.cursors})
     return plan
@@ -369,6 +374,32 @@ def _apply(plan: DayPlan, store: MotionStore, ctx: Context) -> None:
     store.save_ctas(moved, "escalate", "motion")
     if plan.journeys is not None:
         apply_journeys(plan.journeys, store.engine, day, ctx.ws.settings.timezone)
+    plan.alerts = _alert(plan, store, ctx)
+
+
+def _alert(plan: DayPlan, store: MotionStore, ctx: Context) -> dict[str, int]:
+    """Carry out the day's alert steps: Slack posts into the outbox (sent by the dispatch), the rest logged."""
+    if not any(s.get("type") == "alert" for s in plan.steps):
+        return {}
+    ids = sorted({str(s["account_id"]) for s in plan.steps if s.get("type") == "alert"})
+    names = account_names(store.engine, ids)
+    at = tick_instant(plan.as_of, ctx.ws.settings.timezone)
+    alerts = plan_alerts(plan.steps, names, at)
+    log_alerts(alerts.logged, names)
+    posted, _ = OutboxStore(store.engine).enqueue(alerts.posts, now=at) if alerts.posts else (0, 0)
+    return {"alerts_posted": posted, "alerts_logged": len(alerts.logged)}
+
+
+def account_names(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
+    """account_id -> name for the given ids (ids without a name are left out)."""
+    t = tables.accounts
+    names: dict[str, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 1000):
+            part = list(ids[start : start + 1000])
+            names.update({r.account_id: r.name for r in conn.execute(
+                select(t.c.account_id, t.c.name).where(t.c.account_id.in_(part))) if r.name})
+    return names
 
 
 _PREFIX = {"email": "emails", "webhook": "webhooks", "slack": "slack"}

@@ -29,8 +29,10 @@ EVENT_COLUMNS = ("event_id", "account_id", "contact_id", "event", "ts", "value",
 PART_ORDER = ("account_id", "ts")
 # Parts are sorted by PART_ORDER and cut into row groups of this many rows, so each row group spans a narrow
 # range of account ids and a reader filtering on one account (the account page) skips all but one or two of
-# them from the footer statistics alone; 64k rows keep the footer small and the compression good.
-PART_ROW_GROUP_ROWS = 65_536
+# them from the footer statistics alone. Measured on 1M events over 10k accounts: one account's read took
+# 45 ms with 64k-row groups and 8 ms with 16k; a DuckDB per-account aggregation over the file took the same
+# time either way (265 vs 269 ms), and the file was no larger.
+PART_ROW_GROUP_ROWS = 16_384
 
 
 def fsync_path(path: Path) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, fail, parse_day, setup_logging
 from longtail.core.motion.ctas import CloseCta, CreateCta, CtaEffect, RefreshCta, WakeCta
 from longtail.errors import LongtailError, UsageError
+from longtail.runner import backtest_store
 from longtail.runner.backtest import backtest as replay
 from longtail.runner.daily import DayPlan, context, open_store, plan_day, run_day
 from longtail.settings import open_workspace
@@ -147,7 +148,8 @@ def backtest(
     horizon: Annotated[int, typer.Option("--horizon", help="Churn horizon in days.")] = 90,
     *, workspace: WorkspaceOpt = None, fmt: FmtOpt = "text", verbose: VerboseOpt = False,
 ) -> None:
-    """Replay the motion over history (nothing is sent or stored) and measure each playbook against churn."""
+    """Replay the motion over history (nothing is sent) and measure each playbook against churn; the report is
+    kept for the cockpit's playbooks page."""
     setup_logging(verbose)
     try:
         if fmt not in ("text", "json"):
@@ -155,6 +157,7 @@ def backtest(
         d1, d2 = parse_day(first, "--from"), parse_day(last, "--to")
         ws = open_workspace(workspace)
         report = replay(ws, d1, d2, every=every, horizon_days=horizon, playbook=playbook)
+        backtest_store.save(ws, report, only=playbook)  # for the cockpit's playbooks page
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     if fmt == "json":

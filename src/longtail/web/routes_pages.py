@@ -31,6 +31,7 @@ from longtail.analytics.motion_source import motion_files, workspace_motion
 from longtail.core.journeys.lift import Difference
 from longtail.core.motion.load import Motion
 from longtail.errors import UsageError
+from longtail.runner import backtest_store
 from longtail.runner.journey_report import JourneyStats, journey_report
 from longtail.runner.journeys import journey_context
 from longtail.settings import Workspace
@@ -192,9 +193,10 @@ def segments(request: Request, user: Annotated[User, Depends(require_user)]) -> 
 
 @router.get("/playbooks", response_class=HTMLResponse)
 def playbooks(request: Request, user: Annotated[User, Depends(require_user)]) -> HTMLResponse:
-    """Every playbook: definition, fires, measured success rate (backtests are not stored yet)."""
+    """Every playbook: definition, fires, measured success rate, and the latest kept backtest."""
     state = web_state(request)
-    return render(request, "pages/playbooks.html", {"view": playbooks_view(state.ws, page_day(state))})
+    view = playbooks_view(state.ws, page_day(state), backtest_store.latest(state.ws))
+    return render(request, "pages/playbooks.html", {"view": view})
 
 
 # ---------------------------------------------------------------------------------------------- journeys

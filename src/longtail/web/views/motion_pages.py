@@ -109,9 +109,8 @@ def segments_view(ws: Workspace, as_of: date) -> SegmentsView:
 
 def playbooks_view(ws: Workspace, as_of: date, backtest: Mapping[str, Any] | None = None) -> PlaybooksView:
     """Every playbook: definition, hits (all time and recent), measured success rate, and its row of
-    `backtest` (a report as `longtail backtest --format json` prints it) when one is given.
-
-    Backtests are not stored by longtail yet, so the caller passes the latest one it kept, if any.
+    `backtest` (a report as `longtail backtest --format json` prints it, kept by `runner.backtest_store`) when
+    one is given.
     """
     motion = workspace_motion(ws)
     engine = engine_of(ws)
@@ -139,4 +138,6 @@ def playbooks_view(ws: Workspace, as_of: date, backtest: Mapping[str, Any] | Non
                                                         t.get("lift"), t.get("recall"), t.get("lead_time_days"),
                                                         period)))
     note = f"backtest {period}" if backtest else "no backtest kept: run `longtail backtest` to measure playbooks"
+    if backtest and backtest.get("motion_hash") != motion.hash:
+        note += " (the motion has changed since: run `longtail backtest` again)"
     return PlaybooksView(as_of, RECENT_DAYS, tuple(rows), note)

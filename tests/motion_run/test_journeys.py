@@ -122,3 +122,26 @@ def test_emails_reach_a_real_smtp_server(ws: Workspace, tmp_path: Path, monkeypa
     message = server.handler.messages[0]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert OutboxStore(open_store(ws).engine).counts()["sent"] == len(sent)
+
+
+def test_a_trigger_that_only_a_journey_uses_still_enrolls(ws: Workspace) -> None:
+    """No playbook uses `every_customer`: the run still evaluates it, because a journey enters on it."""
+    (ws.root / "motion" / "journey_only.yml").write_text(
+        "version: 1\n"
+        "triggers:\n"
+        "  - {id: every_customer, kind: condition, mode: level, description: every customer,"
+        " when: \"is_customer = 1\"}\n", encoding="utf-8")
+    (ws.root / "motion" / "journeys" / "journey_only.yml").write_text(
+        "version: 1\n"
+        "journeys:\n"
+        "  - id: trigger_entry\n"
+        "    description: enters on a trigger no playbook uses\n"
+        "    entry: {trigger: every_customer}\n"
+        "    roles: [admin]\n"
+        "    steps:\n"
+        "      - {id: hold, type: wait, days: 30}\n", encoding="utf-8")
+    plan = run_day(ws, DAY)
+    fired = {f.account_id for f in plan.fires if f.trigger_id == "every_customer" and f.allowed}
+    assert fired
+    enrolled = {e.account_id for e in EnrollmentStore(open_store(ws).engine).all("trigger_entry")}
+    assert enrolled and enrolled <= fired

@@ -175,6 +175,13 @@ def _day_table(ctx: Context, day: date, *, store_health: bool) -> pa.Table:
     return table
 
 
+def journey_triggers(jc: JourneyContext | None) -> set[str]:
+    """Triggers a journey enters on: evaluated even when no playbook uses them."""
+    if jc is None:
+        return set()
+    return {j.entry.trigger for j in jc.journeys.journeys.values() if j.entry.trigger is not None}
+
+
 def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: MotionStore | None = None,
              store_health: bool = False) -> DayPlan:
     """Decide the day. With `store_health` the day's health is also stored (that is what `run` does)."""
@@ -194,9 +201,11 @@ def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Mot
                                      day=previous_day)
         yesterday = ev.with_segments(con, yesterday, motion)
         today = ev.with_segments(con, today, motion)
-        fires, holds = ev.condition_fires(con, today, yesterday, motion, day)
+        entering = journey_triggers(ctx.journeys)
+        fires, holds = ev.condition_fires(con, today, yesterday, motion, day, also=entering)
         fires += in_day(ev.event_trigger_fires(con, tables, motion, day=day, since=_since(store, day),
-                                               tz=ws.settings.timezone, milestones=ctx.milestones), today)
+                                               tz=ws.settings.timezone, milestones=ctx.milestones, also=entering),
+                        today)
     plan.accounts = today.num_rows
     _plan_tiers(plan, assigned)
     _plan_segments(plan, store, today, motion)

@@ -7,7 +7,7 @@ evaluates segments and signals over the day's account table; Python only handles
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -129,14 +129,16 @@ def condition_signals(motion: Motion) -> tuple[list[ConditionSignal], list[Condi
     return edge, level, owner
 
 
-def used_triggers(motion: Motion) -> set[str]:
-    return {p.trigger for p in motion.playbooks if p.enabled}
+def used_triggers(motion: Motion, also: Collection[str] = ()) -> set[str]:
+    """Triggers worth evaluating: those of enabled playbooks, and `also` (journey entry triggers)."""
+    return {p.trigger for p in motion.playbooks if p.enabled} | set(also)
 
 
 def condition_fires(con: ibis.BaseBackend, today: pa.Table, previous: pa.Table | None, motion: Motion,
-                    day: date) -> tuple[list[Fire], dict[str, set[str]]]:
-    """Fires of condition and date triggers used by a playbook, and who satisfies each condition today."""
-    used = used_triggers(motion)
+                    day: date, *, also: Collection[str] = ()) -> tuple[list[Fire], dict[str, set[str]]]:
+    """Fires of condition and date triggers used by a playbook (or named in `also`: a journey enters on them),
+    and who satisfies each condition today."""
+    used = used_triggers(motion, also)
     edge, level, owner = condition_signals(motion)
     edge = [s for s in edge if owner[s.signal_id] in used]
     level = [s for s in level if owner[s.signal_id] in used]
@@ -175,9 +177,9 @@ def _holding(con: ibis.BaseBackend, table: ibis.Table, signals: Sequence[Conditi
 
 
 def event_trigger_fires(con: ibis.BaseBackend, tables: AnalyticTables, motion: Motion, *, day: date,
-                        since: date, tz: str, milestones: tuple[str, ...]) -> list[Fire]:
-    """Fires of event triggers used by a playbook, for events in the days (since, day]."""
-    used = used_triggers(motion)
+                        since: date, tz: str, milestones: tuple[str, ...], also: Collection[str] = ()) -> list[Fire]:
+    """Fires of event triggers used by a playbook (or named in `also`), for events in the days (since, day]."""
+    used = used_triggers(motion, also)
     fires: list[Fire] = []
     window = Window(since, day, tz)
     for trig in motion.triggers.values():

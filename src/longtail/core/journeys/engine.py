@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from longtail.core.expressions import Condition, decide
+from longtail.core.expressions import Condition, evaluate
 from longtail.core.journeys.model import (
     BranchStep,
     CtaStep,
@@ -38,6 +38,13 @@ MAX_STEPS_PER_TICK = 200
 
 def _hash(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _holds(condition: Condition, row: Mapping[str, Any]) -> bool:
+    """`decide(condition, row).result` without composing the reason: a tick keeps only the outcome, and building
+    the sentence (SQL text for each comparison) cost about a quarter of a tick over many enrollments."""
+    value = evaluate(condition, row)
+    return condition.unknown == "true" if value is None else value
 
 
 def bucket(salt: str, *parts: str) -> float:
@@ -218,7 +225,7 @@ class _Runner:
             return "exited: the contact unsubscribed"
         if ex.churned and f.account is None:
             return "exited: the account is no longer a customer"
-        if ex.goal and self.j.goal is not None and f.account is not None and decide(self.c["goal"], f.account).result:
+        if ex.goal and self.j.goal is not None and f.account is not None and _holds(self.c["goal"], f.account):
             return "exited: goal reached"
         if ex.segment_left is not None and f.account is not None and not f.account.get(f"seg_{ex.segment_left}"):
             return f"exited: left segment {ex.segment_left}"
@@ -314,7 +321,7 @@ class _Runner:
 
     def holds(self, step_id: str, when: str | None, engaged: str | None, looked_at: str | None) -> bool:
         if when is not None:
-            return self.f.account is not None and decide(self.c[step_id], self.f.account).result
+            return self.f.account is not None and _holds(self.c[step_id], self.f.account)
         key = self.e.sent.get(looked_at or "")
         return key is not None and engaged in self.f.engagement.get(key, frozenset())
 

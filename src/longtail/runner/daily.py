@@ -7,7 +7,7 @@ run twice for the same day: every step replaces or de-duplicates what that day a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -15,7 +15,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, select
 
 from longtail.analytics.connect import connect, ensure_snapshots, workspace_feature_defs
 from longtail.analytics.health_run import checked_features, score_day, workspace_scorecards
@@ -63,8 +62,8 @@ from longtail.runner.journeys import (
     tick_instant,
 )
 from longtail.settings import Workspace
-from longtail.store import tables
 from longtail.store.db import make_engine, migrate
+from longtail.store.entities import account_names
 from longtail.store.motion import MotionStore
 from longtail.store.outbox import OutboxStore
 from longtail.store.playbooks import HitRow, PlaybookStore
@@ -397,18 +396,6 @@ def _alert(plan: DayPlan, store: MotionStore, ctx: Context) -> dict[str, int]:
     log_alerts(alerts.logged, names)
     posted, _ = OutboxStore(store.engine).enqueue(alerts.posts, now=at) if alerts.posts else (0, 0)
     return {"alerts_posted": posted, "alerts_logged": len(alerts.logged)}
-
-
-def account_names(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
-    """account_id -> name for the given ids (ids without a name are left out)."""
-    t = tables.accounts
-    names: dict[str, str] = {}
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 1000):
-            part = list(ids[start : start + 1000])
-            names.update({r.account_id: r.name for r in conn.execute(
-                select(t.c.account_id, t.c.name).where(t.c.account_id.in_(part))) if r.name})
-    return names
 
 
 _PREFIX = {"email": "emails", "webhook": "webhooks", "slack": "slack"}

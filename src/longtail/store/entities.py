@@ -162,3 +162,15 @@ def widen(a: str, b: str) -> str:
     if {a, b} == {"date", "timestamp"}:
         return "timestamp"
     return "string"
+
+
+def account_names(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
+    """account_id -> display name (the id itself when the account has no name) for the ids that exist."""
+    t = tables.accounts
+    names: dict[str, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 1000):
+            part = list(ids[start : start + 1000])
+            names.update({r.account_id: r.name or r.account_id
+                          for r in conn.execute(select(t.c.account_id, t.c.name).where(t.c.account_id.in_(part)))})
+    return names

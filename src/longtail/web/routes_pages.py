@@ -35,9 +35,10 @@ from longtail.runner import backtest_store
 from longtail.runner.journey_report import JourneyStats, journey_report
 from longtail.runner.journeys import journey_context
 from longtail.settings import Workspace
+from longtail.store.entities import account_names
 from longtail.store.users import Note, User
 from longtail.web.auth import LEAD_ROLES, WebState, can_write_notes, require_user, web_state
-from longtail.web.routes_worklist import account_names, team_members
+from longtail.web.routes_worklist import team_members
 from longtail.web.templating import render
 from longtail.web.views import charts
 from longtail.web.views._shared import account_link

@@ -6,7 +6,7 @@ longtail.core.motion.ctas, saves it with its CTA log line (as `longtail ctas` do
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Annotated, Any
@@ -19,6 +19,7 @@ from longtail.analytics import health_store
 from longtail.core.motion import ctas as core
 from longtail.core.motion.ctas import Cta, CtaTransitionError
 from longtail.store import tables
+from longtail.store.entities import account_names
 from longtail.store.users import User
 from longtail.web.auth import WebState, can_reassign, can_work, require_user, web_state
 from longtail.web.templating import render
@@ -165,17 +166,6 @@ def member_tiers(engine: Engine, member_id: str | None) -> list[str]:
     with engine.connect() as conn:
         value = conn.execute(select(t.c.tiers).where(t.c.member_id == member_id)).scalar()
     return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def account_names(engine: Engine, ids: Sequence[str]) -> dict[str, str]:
-    t = tables.accounts
-    names: dict[str, str] = {}
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 1000):
-            part = list(ids[start : start + 1000])
-            names.update({r.account_id: r.name or r.account_id
-                          for r in conn.execute(select(t.c.account_id, t.c.name).where(t.c.account_id.in_(part)))})
-    return names
 
 
 def account_context(state: WebState, account_id: str) -> dict[str, Any]:

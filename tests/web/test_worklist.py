@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from longtail.core.motion.ctas import PRIORITIES, Cta, CtaTransitionError
 from longtail.settings import Workspace
-from longtail.store.db import make_engine
-from longtail.store.motion import MotionStore
+from longtail.store import tables
+from longtail.store.db import make_engine, migrate
+from longtail.store.motion import MotionStore, WorklistQuery, cta_row
 from longtail.store.users import UserStore
-from longtail.web.routes_worklist import Filters, reassign, select_worklist, sort_key
+from longtail.web.routes_worklist import DEFAULT_STATUSES, Filters, reassign, select_worklist, sort_key
 from tests.web.conftest import NOW, log_in
 
 DAY = date(2025, 4, 1)
@@ -147,3 +152,78 @@ def test_search_finds_accounts_and_contacts(client: TestClient) -> None:
     assert 'href="/accounts/a1"' in page and "jo@acme.test" in page
     assert "No contact matches" in client.get("/search", params={"q": "gamma"}).text
     assert client.get("/").headers["location"] == "/worklist"
+
+
+# ---------------------------------------------------------------------------------------------- SQL = reference
+
+
+@pytest.fixture(scope="module")
+def sql_store(tmp_path_factory: pytest.TempPathFactory) -> MotionStore:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('wl') / 'state.db'}")
+    migrate(engine)
+    return MotionStore(engine)
+
+
+_CTA_SPECS = st.lists(st.tuples(
+    st.sampled_from(PRIORITIES), st.integers(0, 5), st.sampled_from([None, "m1", "m2"]),
+    st.sampled_from(["open", "in_progress", "snoozed", "done", "cancelled"]), st.sampled_from(["a1", "a2", "a3", "a4"]),
+    st.sampled_from(["risk", "renewal"]), st.sampled_from([None, "m1", "lead"])), max_size=25)
+_FILTERS = st.builds(Filters, view=st.sampled_from(["mine", "pool", "all"]),
+                     status=st.sampled_from([None, "open", "done"]), cta_type=st.sampled_from([None, "risk"]),
+                     owner=st.sampled_from([None, "m1", "m2"]), tier=st.sampled_from([None, "pooled", "mid"]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=_CTA_SPECS, filters=_FILTERS, member=st.sampled_from([None, "m1"]),
+       my_tiers=st.sampled_from([(), ("pooled",), ("pooled", "mid")]), limit=st.sampled_from([3, 500]))
+def test_sql_worklist_equals_the_reference(sql_store: MotionStore, specs: list[tuple[Any, ...]], filters: Filters, *,
+                                           member: str | None, my_tiers: tuple[str, ...], limit: int) -> None:
+    """The page the database cuts is the pure selection's first `limit` rows, in the same order, tiers included
+    (a4 has no tier: it is never in a pool restricted to tiers, nor under a tier filter)."""
+    _check_sql_worklist(sql_store, specs, filters, member, my_tiers, limit)
+
+
+def _check_sql_worklist(store: MotionStore, specs: list[tuple[Any, ...]], filters: Filters,  # noqa: PLR0917
+                        member: str | None, my_tiers: tuple[str, ...], limit: int) -> None:
+    ctas = [replace(_cta(f"c{i:02d}", priority=p, due=DAY + timedelta(days=d), owner=o, status=s, account=a,
+                         cta_type=t), escalated_to=e) for i, (p, d, o, s, a, t, e) in enumerate(specs)]
+    tiers = {"a1": "pooled", "a2": "pooled", "a3": "mid"}
+    with store.engine.begin() as conn:
+        conn.execute(tables.ctas.delete())
+        conn.execute(tables.tier_history.delete())
+        conn.execute(tables.tier_history.insert(), [{"account_id": a, "tier": t, "entered": DAY, "left": None,
+                                                     "reason": "test"} for a, t in tiers.items()]
+                     + [{"account_id": "a4", "tier": "mid", "entered": DAY - timedelta(days=9), "left": DAY,
+                         "reason": "left its tier"}])
+        if ctas:
+            conn.execute(tables.ctas.insert(), [cta_row(c) for c in ctas])
+    want = select_worklist(ctas, filters, member_id=member, my_tiers=my_tiers, tiers=tiers)
+    page = store.worklist(WorklistQuery(
+        statuses=DEFAULT_STATUSES if filters.status is None else frozenset({filters.status}), view=filters.view,
+        cta_type=filters.cta_type, owner=filters.owner, tier=filters.tier, member_id=member, member_tiers=my_tiers,
+        limit=limit))
+    assert [c.cta_id for c in page.ctas] == [c.cta_id for c in want[:limit]]
+    assert page.ctas == want[:limit] and page.total == len(want)
+    assert page.tiers == {c.account_id: tiers[c.account_id] for c in page.ctas if c.account_id in tiers}
+
+
+@pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[MotionStore]:
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate(engine)
+    yield MotionStore(engine)
+    engine.dispose()
+
+
+@pytest.mark.postgres
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(specs=_CTA_SPECS, filters=_FILTERS, member=st.sampled_from([None, "m1"]),
+       my_tiers=st.sampled_from([(), ("pooled",), ("pooled", "mid")]), limit=st.sampled_from([3, 500]))
+def test_sql_worklist_equals_the_reference_on_postgres(pg_store: MotionStore, specs: list[tuple[Any, ...]],
+                                                       filters: Filters, *, member: str | None,
+                                                       my_tiers: tuple[str, ...], limit: int) -> None:
+    """The same check on PostgreSQL: NULL owners, the CASE ranking and LIMIT must agree there too."""
+    _check_sql_worklist(pg_store, specs, filters, member, my_tiers, limit)

@@ -28,12 +28,11 @@ from longtail.ingest.validate import LINE, arrow_schema
 EVENT_COLUMNS = ("event_id", "account_id", "contact_id", "event", "ts", "value", "properties")
 PART_ORDER = ("account_id", "ts")
 # Parts are sorted by PART_ORDER and cut into row groups of this many rows, so each row group spans a narrow
-# range of account ids and a reader filtering on one account (the account page) skips all but one or two of
-# them from the footer statistics alone. The size trades decoding against footer parsing (the page opens the
-# part each time): one account's read took 45 ms with 64k-row groups and 8 ms with 16k on 1M events, but
-# 28 ms with 64k and 60 ms with 16k on 10M events (611 row groups to parse). 64k suits the larger store;
-# caching the part footers across requests would let smaller groups win at both sizes.
-PART_ROW_GROUP_ROWS = 65_536
+# range of account ids and a reader of one account (the account page, through `account_reads`) decodes one or
+# two of them. Footers are parsed once per part and cached, so small groups cost no footer parsing per request:
+# one account's read at 10M events took 4-7 ms with 16k-row groups and 6-27 ms with 64k (without the cache it
+# was 60 ms with 16k and 28 ms with 64k, all in footer parsing).
+PART_ROW_GROUP_ROWS = 16_384
 
 
 def fsync_path(path: Path) -> None:

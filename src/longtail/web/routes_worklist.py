@@ -20,6 +20,7 @@ from longtail.core.motion import ctas as core
 from longtail.core.motion.ctas import Cta, CtaTransitionError
 from longtail.store import tables
 from longtail.store.entities import account_names
+from longtail.store.motion import WorklistQuery
 from longtail.store.users import User
 from longtail.web.auth import WebState, can_reassign, can_work, require_user, web_state
 from longtail.web.templating import render
@@ -204,16 +205,13 @@ def worklist(request: Request, user: Annotated[User, Depends(require_user)], *, 
     if filters.status is not None and filters.status not in core.STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(core.STATUSES)}")
     engine = state.motion.engine
-    # Only the statuses shown are read, and only the tiers of those CTAs' accounts: with 100k accounts and a
-    # year of closed CTAs, reading everything was most of the page's time.
-    ctas = state.motion.list_ctas(owner=filters.owner,
-                                  statuses=DEFAULT_STATUSES if filters.status is None else {filters.status})
-    tiers = state.motion.current_tiers({c.account_id for c in ctas})
-    rows = select_worklist(ctas, filters, member_id=user.member_id, my_tiers=member_tiers(engine, user.member_id),
-                           tiers=tiers)
-    shown = rows[:PAGE_LIMIT]
+    page = state.motion.worklist(WorklistQuery(
+        statuses=DEFAULT_STATUSES if filters.status is None else frozenset({filters.status}), view=filters.view,
+        cta_type=filters.cta_type, owner=filters.owner, tier=filters.tier, member_id=user.member_id,
+        member_tiers=tuple(member_tiers(engine, user.member_id)), limit=PAGE_LIMIT))
+    shown = page.ctas
     return render(request, "worklist.html", {
-        "filters": filters, "rows": shown, "total": len(rows), "tiers": tiers,
+        "filters": filters, "rows": shown, "total": page.total, "tiers": page.tiers,
         "names": account_names(engine, sorted({c.account_id for c in shown})), "team": team_members(engine),
         "views": VIEWS, "statuses": core.STATUSES, "types": core.CTA_TYPES, "tier_names": state.motion.tier_names(),
         "today": state.today(), "can_work": {c.cta_id: can_work(user, c) for c in shown},

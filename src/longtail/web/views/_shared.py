@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from longtail.analytics.health_store import day_file
 from longtail.settings import Workspace
 from longtail.store.db import make_engine
+from longtail.warehouse.account_reads import account_rows
 
 # Each cached health day holds three columns of every account (about 3 MB per 100k accounts).
 HEALTH_DAYS_CACHED = 32
@@ -99,12 +100,12 @@ def stored_score(ws: Workspace, day: date, account_id: str) -> tuple[float, str]
 
 
 def stored_row(ws: Workspace, day: date, account_id: str) -> dict[str, Any] | None:
-    """The full stored health row of one account, JSON columns decoded; the filter is pushed into Parquet so
-    only the row groups that can hold the account are decoded."""
+    """The full stored health row of one account, JSON columns decoded; only the row groups that can hold the
+    account are decoded, found from the file's footer parsed once (`account_rows`)."""
     path: Path = day_file(ws, day)
     if not path.is_file():
         return None
-    rows = pq.read_table(path, filters=[("account_id", "==", account_id)]).to_pylist()
+    rows = account_rows([path], account_id).to_pylist()
     if not rows:
         return None
     row: dict[str, Any] = rows[0]

@@ -26,6 +26,7 @@ from longtail.predict.score_store import StoredScore, read_account
 from longtail.settings import Workspace
 from longtail.store import tables
 from longtail.store.motion import MotionStore
+from longtail.warehouse.account_reads import account_rows
 from longtail.warehouse.events import Warehouse
 from longtail.web.views._shared import account_link, aware, day_start, engine_of, stored_row, stored_score
 
@@ -288,17 +289,16 @@ def health_history(ws: Workspace, account_id: str, as_of: date, days: int = HIST
 def _usage(ws: Workspace, account_id: str, since: date, as_of: date) -> tuple[pa.Table, dict[str, datetime]]:
     """The account's events in [since, as_of] (event, ts) and the last event time per contact.
 
-    The account and time filters are pushed into the Parquet scan; only two columns of matching rows come back.
+    Only the row groups that can hold the account are read (`account_rows`), filtered on account and time.
     """
     empty = pa.table({"event": pa.array([], pa.string()), "ts": pa.array([], pa.timestamp("us", "UTC"))})
     parts = Warehouse(ws.warehouse_url, ws.state_dir).parts()
     if not parts or "events" in ws.settings.warehouse_tables:
         # Events that live in an external warehouse are not scanned from a page; the summary is left out.
         return empty, {}
-    dataset = ds.dataset([str(p) for p in parts], format="parquet")
     end = day_start(as_of + timedelta(days=1))
-    found = dataset.to_table(columns=["event", "ts", "contact_id"], filter=(
-        (ds.field("account_id") == account_id) & (ds.field("ts") >= day_start(since)) & (ds.field("ts") < end)))
+    found = account_rows(parts, account_id, ["event", "ts", "contact_id"],
+                           (ds.field("ts") >= day_start(since)) & (ds.field("ts") < end))
     last: dict[str, datetime] = {}
     if found.num_rows:
         grouped = found.group_by("contact_id").aggregate([("ts", "max")])

@@ -52,3 +52,19 @@ def test_page_charts_describe_their_data() -> None:
     history = [HealthPoint(date(2025, 1, 7), 41.0, "red"), HealthPoint(date(2025, 1, 14), 77.0, "green")]
     _check(health_sparkline(history), "Health score from 41 on 2025-01-07 to 77 (green) on 2025-01-14")
     _check(health_sparkline([]), "No stored health history")
+
+
+def test_sparkline_draws_each_value_and_colours_the_last_by_band() -> None:
+    root = _check(sparkline("Score <x>", [0.0, 50.0, 100.0, 130.0], ["red", "yellow", "green", "green"]), "Score <x>")
+    line = root.find(f"{SVG}polyline")
+    dot = root.find(f"{SVG}circle")
+    assert line is not None and dot is not None
+    points = [tuple(float(c) for c in p.split(",")) for p in (line.get("points") or "").split()]
+    ys = [y for _x, y in points]
+    xs = [x for x, _y in points]
+    assert xs == sorted(xs) and len(points) == 4
+    assert ys[0] > ys[1] > ys[2] == ys[3]  # higher scores are higher up; 130 is clipped to the top
+    assert dot.get("fill") == "#2e7d32" and (float(dot.get("cx") or 0), float(dot.get("cy") or 0)) == points[-1]
+    single = _check(sparkline("One", [42.0], ["red"]), "One")
+    assert single.find(f"{SVG}circle") is not None and single.find(f"{SVG}circle").get("fill") == "#c62828"  # type: ignore[union-attr]
+    assert _check(sparkline("Empty", []), "Empty").find(f"{SVG}polyline") is None

@@ -223,7 +223,7 @@ class MotionStore:
         was most of the page's time, so only the page's rows are read.
         """
         t, h = tables.ctas, tables.tier_history
-        current = select(h.c.account_id, h.c.tier).where(h.c.left.is_(None)).subquery()
+        current = h  # joined on its open spell: through the account_id index, not a materialised subquery
         owned = false() if q.member_id is None else or_(
             func.coalesce(t.c.owner_id, "") == q.member_id, func.coalesce(t.c.escalated_to, "") == q.member_id)
         where: list[ColumnElement[bool]] = [t.c.status.in_(sorted(q.statuses))]
@@ -239,7 +239,7 @@ class MotionStore:
             where.append(~owned)
             if q.member_tiers:
                 where.append(current.c.tier.in_(sorted(q.member_tiers)))
-        joined = t.outerjoin(current, current.c.account_id == t.c.account_id)
+        joined = t.outerjoin(current, and_(current.c.account_id == t.c.account_id, current.c.left.is_(None)))
         rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=t.c.priority, else_=-1)
         page = (select(t, current.c.tier.label("_tier")).select_from(joined).where(and_(*where))
                 .order_by(rank.desc(), t.c.due, t.c.cta_id).limit(q.limit))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -227,3 +228,23 @@ def test_sql_worklist_equals_the_reference_on_postgres(pg_store: MotionStore, sp
                                                        my_tiers: tuple[str, ...], limit: int) -> None:
     """The same check on PostgreSQL: NULL owners, the CASE ranking and LIMIT must agree there too."""
     _check_sql_worklist(pg_store, specs, filters, member, my_tiers, limit)
+
+
+def test_worklist_pages_keep_the_filters_and_the_order(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    log_in(client, "lead@vendor.test")
+    everything = _row_ids(client.get("/worklist", params={"view": "all"}).text)
+    assert len(everything) >= 3
+    monkeypatch.setattr("longtail.web.routes_worklist.PAGE_SIZE", 2)
+    first = client.get("/worklist", params={"view": "all"}).text
+    assert _row_ids(first) == everything[:2] and f"{len(everything)} CTAs, showing 1–2" in first
+    nxt = re.search(r'href="([^"]+)" rel="next"', first)
+    assert nxt is not None and html.unescape(nxt.group(1)) == "/worklist?view=all&page=2"
+    second = client.get(html.unescape(nxt.group(1))).text
+    assert _row_ids(second) == everything[2:4] and 'rel="prev"' in second
+    pooled = client.get("/worklist", params={"view": "all", "tier": "pooled", "page": 1}).text
+    link = re.search(r'href="([^"]+)" rel="next"', pooled)
+    assert link is None or "tier=pooled" in link.group(1)
+    past = client.get("/worklist", params={"view": "all", "page": 50}).text
+    assert _row_ids(past) == [] and "past the last CTA" in past
+    for bad in ("0", "-1", "x", "1000001"):
+        assert client.get("/worklist", params={"page": bad}).status_code == 422

@@ -73,12 +73,13 @@ class WorklistQuery:
     tier: str | None = None
     member_id: str | None = None
     member_tiers: tuple[str, ...] = ()
-    limit: int = 500
+    limit: int = 100
+    offset: int = 0
 
 
 @dataclass(frozen=True)
 class WorklistPage:
-    """The first `limit` CTAs of a worklist in order, their accounts' current tiers, and how many matched."""
+    """`limit` CTAs of a worklist from `offset` in order, their accounts' current tiers, and how many matched."""
 
     ctas: list[Cta]
     tiers: dict[str, str]
@@ -219,7 +220,7 @@ class MotionStore:
     def worklist(self, q: WorklistQuery) -> WorklistPage:
         """The worklist's CTAs filtered, sorted (most urgent priority, soonest due, id) and cut in the database.
 
-        With 100k accounts a pool holds thousands of workable CTAs; building them all in Python to show 500
+        With 100k accounts a pool holds thousands of workable CTAs; building them all in Python to show a page
         was most of the page's time, so only the page's rows are read.
         """
         t, h = tables.ctas, tables.tier_history
@@ -242,7 +243,7 @@ class MotionStore:
         joined = t.outerjoin(current, and_(current.c.account_id == t.c.account_id, current.c.left.is_(None)))
         rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=t.c.priority, else_=-1)
         page = (select(t, current.c.tier.label("_tier")).select_from(joined).where(and_(*where))
-                .order_by(rank.desc(), t.c.due, t.c.cta_id).limit(q.limit))
+                .order_by(rank.desc(), t.c.due, t.c.cta_id).limit(q.limit).offset(q.offset))
         count = select(func.count()).select_from(joined).where(and_(*where))
         with self.engine.connect() as conn:
             result = conn.execute(page)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -27,17 +26,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from longtail.analytics import health_store
 from longtail.analytics.connect import workspace_feature_defs
-from longtail.analytics.motion_source import motion_files, workspace_motion
 from longtail.core.journeys.lift import Difference
-from longtail.core.motion.load import Motion
 from longtail.errors import UsageError
 from longtail.runner import backtest_store
 from longtail.runner.journey_report import JourneyStats, journey_report
 from longtail.runner.journeys import journey_context
-from longtail.settings import Workspace
 from longtail.store.entities import account_names
 from longtail.store.users import Note, User
 from longtail.web.auth import LEAD_ROLES, WebState, can_write_notes, require_user, web_state
+from longtail.web.motion_cache import cached_motion
 from longtail.web.routes_worklist import team_members
 from longtail.web.templating import render
 from longtail.web.views import charts
@@ -62,32 +59,6 @@ def page_day(state: WebState) -> date:
     today = state.today()
     stored = [d for d in health_store.stored_dates(state.ws) if d <= today]
     return max(stored) if stored else today
-
-
-_MOTIONS: dict[tuple[str, tuple[tuple[str, int, int], ...]], Motion] = {}
-
-
-def _signature(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
-    out = []
-    for p in paths:
-        stat = p.stat()
-        out.append((str(p), stat.st_mtime_ns, stat.st_size))
-    return tuple(out)
-
-
-def cached_motion(ws: Workspace) -> Motion:
-    """The workspace's motion, parsed again only when a motion file changes.
-
-    Parsing takes ~0.1 s, most of the account page's latency budget, and the files rarely change.
-    """
-    key = (str(ws.root), _signature([*motion_files(ws), *sorted((ws.root / "motion").glob("features.y*ml"))]))
-    found = _MOTIONS.get(key)
-    if found is None:
-        # Keep one entry per workspace: an edited motion replaces the old one instead of piling up.
-        for old in [k for k in _MOTIONS if k[0] == key[0]]:
-            del _MOTIONS[old]
-        found = _MOTIONS[key] = workspace_motion(ws)
-    return found
 
 
 # ---------------------------------------------------------------------------------------------- home and search

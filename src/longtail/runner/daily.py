@@ -41,7 +41,7 @@ from longtail.dispatch import PUSH_CHANNELS, dispatch
 from longtail.predict import score_store
 from longtail.runner import evaluate as ev
 from longtail.runner.alerts import log_alerts, plan_alerts
-from longtail.runner.effects import cta_requests, owner_requests, step_effects
+from longtail.runner.effects import attribute_writes, cta_requests, owner_requests, step_effects
 from longtail.runner.frame import (
     DayTables,
     account_fields,
@@ -49,8 +49,10 @@ from longtail.runner.frame import (
     day_table,
     health_frame,
     in_day,
+    motion_fields,
     stored_changes,
     stored_health,
+    with_motion_attributes,
 )
 from longtail.runner.journeys import (
     JourneyContext,
@@ -65,6 +67,7 @@ from longtail.settings import Workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.entities import account_names
 from longtail.store.motion import MotionStore
+from longtail.store.motion_attributes import AttributeWrite, MotionAttributeStore
 from longtail.store.outbox import OutboxStore
 from longtail.store.playbooks import HitRow, PlaybookStore
 
@@ -94,6 +97,8 @@ class DayPlan:
     dispatched: dict[str, int] = field(default_factory=dict)
     alerts: dict[str, int] = field(default_factory=dict)
     """alerts_posted (Slack posts enqueued; 0 when a re-run finds them already there) and alerts_logged."""
+    attributes: list[AttributeWrite] = field(default_factory=list)
+    """Values the set_attribute steps write (valid from the next day); the steps say why each other was not."""
 
     def counts(self) -> dict[str, Any]:
         kinds: dict[str, int] = {}
@@ -109,6 +114,7 @@ class DayPlan:
             "escalations": len(self.escalations), "held": bool(self.hold and self.hold.held),
             "other_steps": len(self.steps), "playbook_hits": len(self.hits),
             "success_checked": len(self.success), "success_succeeded": sum(o.success for o in self.success),
+            "attributes_set": len(self.attributes),
             **(self.journeys.counts() if self.journeys else {}), **self.alerts, **self.dispatched,
         }
 
@@ -148,18 +154,19 @@ class Context:
 def context(ws: Workspace) -> Context:
     motion = workspace_motion(ws)
     defs = workspace_feature_defs(ws)
-    fields = account_fields(_accounts(ws), motion.account_attributes, motion.team.routing.named_csm_attribute)
+    fields = motion_fields(account_fields(_accounts(ws), motion.account_attributes,
+                                          motion.team.routing.named_csm_attribute), motion.attribute_types)
     return Context(ws, motion, workspace_scorecards(ws), team_of(ws), fields, defs.milestone_events,
                    journey_context(ws, motion, defs.names))
 
 
-def _day_table(ctx: Context, day: date, *, store_health: bool) -> pa.Table:
-    """Features, health and account fields of `day`; with `store_health` the day's health is scored and stored,
-    otherwise a table this context already computed from the same data is reused."""
+def _day_table(ctx: Context, day: date, store: MotionStore, *, store_health: bool) -> pa.Table:
+    """Features, health, account fields and motion-set attributes of `day`; with `store_health` the day's health is
+    scored and stored, otherwise a table this context already computed from the same data is reused."""
     version = data_version(ctx.ws)
     cached = None if store_health else ctx.days.get(day, version)
     if cached is not None:
-        return cached
+        return _with_set_attributes(ctx, cached, day, store)
     features = checked_features(ctx.ws, day)
     if store_health:
         results = score_day(ctx.ws, day, ctx.cards, features)
@@ -171,7 +178,19 @@ def _day_table(ctx: Context, day: date, *, store_health: bool) -> pa.Table:
     table = day_table(features, health_frame(results, week, month), ctx.fields)
     # Scoring in memory continues the same stored history as scoring and storing: either way the table is the same.
     ctx.days.put(day, version, table)
-    return table
+    return _with_set_attributes(ctx, table, day, store)
+
+
+def _with_set_attributes(ctx: Context, table: pa.Table, day: date, store: MotionStore) -> pa.Table:
+    """The values set_attribute steps stored that are in force on `day` (set by runs of earlier days), added after
+    the cache: runs write them between days, and the data fingerprint of the cache does not see the database."""
+    types = ctx.motion.attribute_types
+    if not types:
+        return table
+    stored = MotionAttributeStore(store.engine).as_of(day, types)
+    # A value stored when the attribute had another type is unknown now, as a missing one is.
+    values = {k: v.value for k, v in stored.items() if v.value_type == types[k[1]]}
+    return with_motion_attributes(table, types, values)
 
 
 def journey_triggers(jc: JourneyContext | None) -> set[str]:
@@ -188,10 +207,10 @@ def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Mot
     store = store or open_store(ws)
     motion = ctx.motion
     plan = DayPlan(day, motion.hash, 0)
-    today = _day_table(ctx, day, store_health=store_health)
+    today = _day_table(ctx, day, store, store_health=store_health)
     previous_day = day - timedelta(days=1)
     # The previous day decides the edges; an account absent from it (not a customer yet) starts as false.
-    yesterday = _day_table(ctx, previous_day, store_health=False)
+    yesterday = _day_table(ctx, previous_day, store, store_health=False)
     overrides = [Override(o.account_id, o.tier, o.reason, o.expires) for o in store.overrides(day).values()]
     with connect(ws) as (con, tables):
         previous_tiers = store.current_tiers()
@@ -215,6 +234,7 @@ def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Mot
                         if h.playbook.success else None) for h in hits]
     plan.success = _success(PlaybookStore(store.engine).due(day), motion, today, day)
     plan.steps = step_effects(hits, day)
+    plan.attributes = _plan_attributes(plan.steps, motion, day, store)
     requests = cta_requests(hits, motion, day)
     if ctx.journeys is not None:
         want = entries(ctx.journeys, plan.steps, plan.fires, plan.entered)
@@ -222,6 +242,17 @@ def plan_day(ws: Workspace, day: date, *, ctx: Context | None = None, store: Mot
         requests += plan.journeys.ctas
     _plan_ctas(plan, ctx, store, today, requests=requests, cleared=_cleared(store, motion, holds))
     return plan
+
+
+def _plan_attributes(steps: list[dict[str, Any]], motion: Motion, day: date, store: MotionStore
+                     ) -> list[AttributeWrite]:
+    names = {str(s["name"]) for s in steps if s.get("type") == "set_attribute"}
+    if not names:
+        return []
+    accounts = {str(s["account_id"]) for s in steps if s.get("type") == "set_attribute"}
+    # What is in force the day the writes would start, including an earlier run of this same day.
+    current = MotionAttributeStore(store.engine).as_of(day + timedelta(days=1), names, accounts)
+    return attribute_writes(steps, motion, day, current)
 
 
 def _success(due: list[SuccessCheck], motion: Motion, today: pa.Table, day: date) -> list[SuccessOutcome]:
@@ -383,6 +414,20 @@ def _apply(plan: DayPlan, store: MotionStore, ctx: Context) -> None:
     if plan.journeys is not None:
         apply_journeys(plan.journeys, store.engine, day, ctx.ws.settings.timezone)
     plan.alerts = _alert(plan, store, ctx)
+    _set_attributes(plan, store)
+
+
+def _set_attributes(plan: DayPlan, store: MotionStore) -> None:
+    """Store the day's set_attribute values (a re-run finds them there and writes nothing)."""
+    if not plan.attributes:
+        return
+    written = MotionAttributeStore(store.engine).record(plan.attributes, store.clock())
+    for w in plan.attributes:
+        log.info("set_attribute: %s motion_%s = %r from %s (%s)", w.account_id, w.name, w.value,
+                 w.valid_from.isoformat(), w.reason)
+    if written != len(plan.attributes):  # another run of the day got there between plan and apply
+        log.warning("set_attribute: %d of %d values were already stored for %s", len(plan.attributes) - written,
+                    len(plan.attributes), plan.as_of.isoformat())
 
 
 def _alert(plan: DayPlan, store: MotionStore, ctx: Context) -> dict[str, int]:

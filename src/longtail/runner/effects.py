@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from longtail.core.motion.ctas import TEMPLATES, CreateCta, Cta, CtaEffect, CtaRequest
-from longtail.core.motion.definitions import AlertStep, CtaStep, JourneyStep, SetAttributeStep
-from longtail.core.motion.load import Motion
+from longtail.core.motion.definitions import AlertStep, CtaStep, JourneyStep, SetAttributeStep, attribute_type
+from longtail.core.motion.load import Motion, motion_column
 from longtail.core.motion.routing import DEFAULT_RULES, OwnerRule, RouteRequest
 from longtail.runner.evaluate import Hit
+from longtail.store.motion_attributes import AttributeWrite, StoredAttribute
 
 
 def _inputs(hit: Hit) -> dict[str, Any]:
@@ -60,6 +61,48 @@ def step_effects(hits: Sequence[Hit], day: date) -> list[dict[str, Any]]:
             elif isinstance(step, SetAttributeStep):
                 out.append({**base, "type": "set_attribute", "name": step.name, "value": step.value})
     return out
+
+
+def attribute_writes(steps: Sequence[dict[str, Any]], motion: Motion, day: date,
+                     current: Mapping[tuple[str, str], StoredAttribute]) -> list[AttributeWrite]:
+    """The values the day's set_attribute steps write, valid from the next day; each step gets its `column`,
+    `visible_from` and `outcome` (set, unchanged, already set by an earlier run of the day, or overruled).
+
+    `current` holds the values in force on the next day before this run. When several steps set one attribute of
+    one account on the same day, the playbook defined first wins (then the first of its steps): the result cannot
+    depend on the order in which triggers fired.
+    """
+    order = {b.id: i for i, b in enumerate(motion.playbooks)}
+    ranked = sorted((order.get(str(s["playbook"]), len(order)), i) for i, s in enumerate(steps)
+                    if s.get("type") == "set_attribute")
+    visible = day + timedelta(days=1)
+    chosen: dict[tuple[str, str], dict[str, Any]] = {}
+    writes: list[AttributeWrite] = []
+    for _, i in ranked:
+        step = steps[i]
+        account, name, value = str(step["account_id"]), str(step["name"]), step["value"]
+        step.update(column=motion_column(name), visible_from=visible.isoformat())
+        first = chosen.setdefault((account, name), step)
+        stored = current.get((account, name))
+        if first is not step:
+            same = _same(first["value"], value)
+            step["outcome"] = (f"{'same value also' if same else 'overruled: the value'} set by playbook "
+                               f"{first['playbook']}, defined first")
+        elif stored is not None and stored.run_day == day:
+            step["outcome"] = (f"already set by an earlier run of {day.isoformat()} (to {stored.value!r}); a day "
+                               "is written once")
+        elif stored is not None and stored.value_type == attribute_type(value) and _same(stored.value, value):
+            step["outcome"] = f"unchanged: {value!r} since {stored.valid_from.isoformat()}"
+        else:
+            step["outcome"] = "set"
+            writes.append(AttributeWrite(account, name, value, visible, str(step["playbook"]),
+                                         motion.hash_of(f"playbook:{step['playbook']}"), day, str(step["reason"])))
+    return writes
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same type (True is not 1.0 here)."""
+    return type(a) is type(b) and bool(a == b)
 
 
 def _rules(motion: Motion, request: CtaRequest) -> tuple[OwnerRule, ...]:

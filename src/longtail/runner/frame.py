@@ -1,10 +1,11 @@
-"""The day's account table: features, health, account fields and custom attributes, one row per account."""
+"""The day's account table: features, health, account fields, custom attributes and the attributes the motion
+set (`motion_<name>`), one row per account."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from longtail.analytics import health_store
 from longtail.analytics.connect import SNAPSHOT_KINDS
 from longtail.analytics.health_run import customers
 from longtail.core.health import HealthResult, ScorecardSet, score_table
+from longtail.core.motion.load import motion_column
 from longtail.runner.evaluate import Fire
 from longtail.settings import Workspace
 
@@ -60,6 +62,30 @@ def account_fields(accounts: pa.Table, attributes: Sequence[str], named_csm: str
     table = pa.table({**base, **{k: v for k, v in columns.items() if k not in base}})
     if named_csm != "named_csm":
         table = table.append_column("named_csm", table.column(named_csm))
+    return table
+
+
+MOTION_TYPES: dict[str, pa.DataType] = {"string": pa.string(), "number": pa.float64(), "boolean": pa.bool_()}
+"""Arrow type of a motion-set attribute's column, by its condition type."""
+
+
+def motion_fields(fields: pa.Table, attribute_types: Mapping[str, str]) -> pa.Table:
+    """`fields` plus an empty `motion_<name>` column per attribute the motion sets: a day without stored values (and
+    a backtest, which stores nothing) still has the columns its conditions read, as unknown."""
+    for name, kind in sorted(attribute_types.items()):
+        fields = fields.append_column(motion_column(name), pa.nulls(fields.num_rows, MOTION_TYPES[kind]))
+    return fields
+
+
+def with_motion_attributes(table: pa.Table, attribute_types: Mapping[str, str],
+                           values: Mapping[tuple[str, str], object]) -> pa.Table:
+    """The day table with its `motion_<name>` columns filled from `values` ((account, name) -> value in force)."""
+    accounts = table.column("account_id").to_pylist()
+    for name, kind in sorted(attribute_types.items()):
+        column = pa.array([values.get((a, name)) for a in accounts], MOTION_TYPES[kind])
+        at = table.schema.get_field_index(motion_column(name))
+        table = (table.append_column(motion_column(name), column) if at < 0
+                 else table.set_column(at, motion_column(name), column))
     return table
 
 

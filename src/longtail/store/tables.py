@@ -363,3 +363,23 @@ enrollment_log = Table(
     Column("trail", JSON, nullable=False),
 )
 """What each tick did to an enrollment, as sentences."""
+
+motion_attributes = Table(
+    "motion_attributes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(ID), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("value_type", String(16), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("playbook_id", String(ID), nullable=False),
+    Column("definition_hash", String(64), nullable=False),
+    Column("run_day", Date, nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    UniqueConstraint("account_id", "name", "run_day", name="uq_motion_attributes_account_name_day"),
+    Index("ix_motion_attributes_name_valid_from", "name", "valid_from"),
+)
+"""What playbooks' set_attribute steps wrote: one row per change, valid from `valid_from` (run day + 1); `value`
+is JSON text of `value_type` (string, number, boolean). See longtail.store.motion_attributes."""

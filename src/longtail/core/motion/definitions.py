@@ -7,6 +7,7 @@ One file may hold any of the top-level sections; a workspace usually splits them
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -197,10 +198,44 @@ class AlertStep(Strict):
     channel: str = Field(default="log", pattern=r"^[a-z][a-z0-9_-]{0,62}$")
 
 
+ATTRIBUTE_VALUE_MAX = 1_000
+"""Longest text a set_attribute step may write (conditions compare it; it is not a document store)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 class SetAttributeStep(Strict):
+    """Sets `motion_<name>` of the account, seen by conditions from the day after the run (docs/motion.md)."""
+
     type: Literal["set_attribute"]
     name: Ident
     value: str | float | bool
+
+    @field_validator("value")
+    @classmethod
+    def _safe(cls, value: str | float | bool) -> str | float | bool:
+        # The value lands in the database, in conditions and on screens: bounded, printable, finite.
+        if isinstance(value, str):
+            if len(value) > ATTRIBUTE_VALUE_MAX:
+                raise ValueError(f"a text value has at most {ATTRIBUTE_VALUE_MAX} characters, this one {len(value)}")
+            bad = _CONTROL.search(value)
+            if bad is not None:
+                raise ValueError(f"control character U+{ord(bad.group()):04X} at position {bad.start()}: a value "
+                                 "is one line of printable text")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("a number value must be finite (not .nan or .inf)")
+        return value
+
+    @property
+    def value_type(self) -> str:
+        """The condition type of the value: boolean, number or string."""
+        return attribute_type(self.value)
+
+
+def attribute_type(value: str | float | bool) -> str:
+    """`boolean`, `number` or `string` (bool first: a bool is also an int to Python)."""
+    if isinstance(value, bool):
+        return "boolean"
+    return "string" if isinstance(value, str) else "number"
 
 
 Step = Annotated[CtaStep | JourneyStep | AlertStep | SetAttributeStep, Field(discriminator="type")]

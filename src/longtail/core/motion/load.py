@@ -11,11 +11,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
-from longtail.core.expressions import Columns, Condition, ExpressionError, parse_condition
+from longtail.core.expressions import Columns, ColumnType, Condition, ExpressionError, parse_condition
 from longtail.core.motion.definitions import (
     UNION_TAGS,
     ConditionTrigger,
@@ -24,6 +24,7 @@ from longtail.core.motion.definitions import (
     MotionFile,
     Playbook,
     Segment,
+    SetAttributeStep,
     Team,
     Tiers,
     Trigger,
@@ -41,6 +42,13 @@ MODEL_COLUMNS: dict[str, str] = {
 """Model scores joined to the features (longtail.predict.scoring): NULL until a model of the target is trained."""
 ACCOUNT_COLUMNS: dict[str, str] = {"tier": "string", "industry": "string", "country": "string",
                                    "employees": "number"}
+MOTION_PREFIX = "motion_"
+"""A value a playbook's set_attribute step wrote is the column `motion_<name>`: a prefix of its own, so it can never
+replace a loaded attribute (those come back with every load); a column that exists already is a ConfigError."""
+
+
+def motion_column(name: str) -> str:
+    return f"{MOTION_PREFIX}{name}"
 
 BUILTIN_SOURCE = "<built-in triggers>"
 BUILTIN_TRIGGERS_YAML = """\
@@ -115,6 +123,9 @@ class Motion:
     """Compiled conditions by key: `segment:<id>`, `trigger:<id>`, `promotion:<n>`, `success:<playbook>`."""
     defined: Mapping[str, Defined] = field(default_factory=dict)
     """By key `segment:<id>`, `trigger:<id>`, `playbook:<id>`, `tiers`, `team`."""
+    attribute_types: Mapping[str, str] = field(default_factory=dict)
+    """Attributes the playbooks' set_attribute steps write, by name, with their condition type (the column is
+    `motion_<name>`)."""
 
     @property
     def hash(self) -> str:
@@ -183,6 +194,33 @@ class _Builder:
         attrs = [a for p in parsed for a in p.file.account_attributes]
         self.attributes = tuple(dict.fromkeys(attrs))
         self.columns = motion_columns(feature_names, self.attributes)
+        self.attribute_types = self._set_attributes()
+        self.columns = {**self.columns,
+                        **{motion_column(n): cast(ColumnType, t) for n, t in self.attribute_types.items()}}
+
+    def _set_attributes(self) -> dict[str, str]:
+        """The attributes set_attribute steps write, with one type each, checked against the columns there are."""
+        types: dict[str, tuple[str, str]] = {}
+        taken = {*self.columns, *self.attributes}
+        for p in self.parsed:
+            for i, book in enumerate(p.file.playbooks):
+                for j, step in enumerate(book.steps):
+                    if not isinstance(step, SetAttributeStep):
+                        continue
+                    path = ("playbooks", i, "steps", j)
+                    where = f"playbooks[{i}].steps[{j}].name"
+                    line = p.lines.get(path, p.lines.get(("playbooks", i), 1))
+                    column = motion_column(step.name)
+                    if column in taken:
+                        raise ConfigError(locate(p.source, line, where, f"the attribute's column {column!r} is "
+                                                 "already a feature or a listed account attribute; rename one of "
+                                                 "them (motion-set attributes are read as motion_<name>)"))
+                    first = types.setdefault(step.name, (step.value_type, f"{p.source}:{line}"))
+                    if first[0] != step.value_type:
+                        raise ConfigError(locate(p.source, line, f"playbooks[{i}].steps[{j}].value",
+                                                 f"{step.name!r} is set to a {step.value_type} here but to a "
+                                                 f"{first[0]} at {first[1]}; an attribute has one type"))
+        return {name: kind for name, (kind, _) in types.items()}
 
     def build(self) -> Motion:
         segments: list[Segment] = []
@@ -225,7 +263,7 @@ class _Builder:
         return Motion(
             segments=tuple(segments), tiers=tiers[1] if tiers else None, triggers=triggers,
             playbooks=tuple(playbooks), team=team[1] if team else Team(), account_attributes=self.attributes,
-            conditions=self.conditions, defined=self.defined,
+            conditions=self.conditions, defined=self.defined, attribute_types=self.attribute_types,
         )
 
     def _define(self, key: str, p: _Parsed, path: Path_, model: Any) -> None:

@@ -138,3 +138,18 @@ def test_a_backtest_reads_the_columns_as_unknown(ws: Workspace) -> None:
     assert result.exit_code == 0, result.output
     fires = {b["id"]: b["fires"] for b in json.loads(result.stdout)["playbooks"]}
     assert fires["flag_everyone"] > 0 and fires["follow_up"] == 0, fires
+
+
+def test_journey_conditions_may_read_motion_set_attributes(ws: Workspace) -> None:
+    """A journey's goal on `motion_review` is checked against the motion's columns, not refused as unknown."""
+    journeys = ws.root / "motion" / "journeys"
+    journeys.mkdir(exist_ok=True)
+    (journeys / "review.yml").write_text(
+        "version: 1\njourneys:\n  - id: review_nudge\n    roles: [admin]\n    goal: \"motion_review = 'flagged'\"\n"
+        "    steps:\n      - {id: wait, type: wait, days: 1}\n", encoding="utf-8")
+    ok = runner.invoke(app, ["check", "-w", str(ws.root)])
+    assert ok.exit_code == 0, ok.output
+    (journeys / "review.yml").write_text((journeys / "review.yml").read_text().replace("motion_review",
+                                                                                    "motion_nobody_sets"))
+    unknown = runner.invoke(app, ["check", "-w", str(ws.root)])
+    assert unknown.exit_code == 2 and "motion_nobody_sets" in unknown.output

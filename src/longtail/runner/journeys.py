@@ -43,7 +43,7 @@ from longtail.core.journeys.policy import (
     arbitrate,
 )
 from longtail.core.motion.ctas import CtaRequest
-from longtail.core.motion.load import Motion, motion_columns
+from longtail.core.motion.load import Motion
 from longtail.core.yamlsource import describe, read_yaml
 from longtail.errors import ConfigError
 from longtail.settings import Workspace, signing_secret
@@ -102,7 +102,7 @@ def journey_context(ws: Workspace, motion: Motion, feature_names: Sequence[str])
     if not files:
         return None
     templates = load_workspace_templates(ws.root)
-    columns = motion_columns(feature_names, motion.account_attributes)
+    columns = motion.condition_columns(feature_names)
     journeys = load_journeys([(str(p.relative_to(ws.root)), _read(p)) for p in files], columns,
                              templates=templates, segments=[*motion.segment_ids(), *motion.tier_names()],
                              triggers=list(motion.triggers))

@@ -141,6 +141,12 @@ class Motion:
     def tier_names(self) -> tuple[str, ...]:
         return tuple(b.tier for b in self.tiers.bands) if self.tiers else ()
 
+    def condition_columns(self, feature_names: Iterable[str]) -> Columns:
+        """What any condition of this workspace may read (journeys' too): `motion_columns` plus the motion-set
+        attributes."""
+        return {**motion_columns(feature_names, self.account_attributes),
+                **{motion_column(n): cast(ColumnType, t) for n, t in self.attribute_types.items()}}
+
 
 def motion_columns(feature_names: Iterable[str], account_attributes: Iterable[str] = ()) -> Columns:
     """The columns a motion condition may read: features, health, model scores, tier and account fields."""

@@ -139,6 +139,24 @@ def _motion(engine: Any, ids: list[str], rng: random.Random) -> None:
     motion.apply_effects(effects, AS_OF - timedelta(days=2), owners=owners)
 
 
+TIERS_YAML = """\
+# The tiers the generated tier history uses, declared as a real workspace declares them (its run wrote them).
+tiers:
+  metric: arr
+  bands:
+    - {tier: pooled}
+    - {tier: mid, min: 25000}
+"""
+
+
+def _motion_files(root: Path) -> None:
+    """The workspace's motion: written on every run, so a workspace cached before it existed gets it too."""
+    path = root / "motion" / "tiers.yml"
+    if not path.is_file() or path.read_text(encoding="utf-8") != TIERS_YAML:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(TIERS_YAML, encoding="utf-8")
+
+
 def _users(engine: Any) -> None:
     from longtail.store.users import UserStore, hash_password
 
@@ -208,6 +226,7 @@ def workspace(size: Size, cache: Path | None) -> Iterator[Path]:
             root = Path(tmp) / "ws"
             print(f"building a workspace: {size.accounts:,} accounts, {size.events:,} events", flush=True)
             build_workspace(root, size)
+            _motion_files(root)
             yield root
         return
     root = cache / size.cache_name
@@ -218,6 +237,7 @@ def workspace(size: Size, cache: Path | None) -> Iterator[Path]:
         (root / ".bench-complete").write_text("ok\n")
     else:
         print(f"reusing {root}", flush=True)
+    _motion_files(root)
     yield root
 
 

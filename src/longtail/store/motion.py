@@ -224,34 +224,36 @@ class MotionStore:
         was most of the page's time, so only the page's rows are read.
         """
         t, h = tables.ctas, tables.tier_history
-        current = h  # joined on its open spell: through the account_id index, not a materialised subquery
-        owned = false() if q.member_id is None else or_(
-            func.coalesce(t.c.owner_id, "") == q.member_id, func.coalesce(t.c.escalated_to, "") == q.member_id)
         where: list[ColumnElement[bool]] = [t.c.status.in_(sorted(q.statuses))]
         if q.cta_type:
             where.append(t.c.cta_type == q.cta_type)
         if q.owner:
             where.append(t.c.owner_id == q.owner)
         if q.tier:
-            where.append(current.c.tier == q.tier)
+            where.append(h.c.tier == q.tier)
         if q.view == "mine":
-            where.append(owned)
+            where.append(false() if q.member_id is None else or_(t.c.owner_id == q.member_id,
+                                                                 t.c.escalated_to == q.member_id))
         elif q.view == "pool":
-            where.append(~owned)
+            if q.member_id is not None:  # NULL owners are in the pool: compare through coalesce
+                where.append(and_(func.coalesce(t.c.owner_id, "") != q.member_id,
+                                  func.coalesce(t.c.escalated_to, "") != q.member_id))
             if q.member_tiers:
-                where.append(current.c.tier.in_(sorted(q.member_tiers)))
-        joined = t.outerjoin(current, and_(current.c.account_id == t.c.account_id, current.c.left.is_(None)))
+                where.append(h.c.tier.in_(sorted(q.member_tiers)))
+        # The tier join (open spell, through its account_id index) only when a filter reads the tier; the page's
+        # tiers are looked up for its own rows afterwards.
+        by_tier = bool(q.tier) or (q.view == "pool" and bool(q.member_tiers))
+        source = t.join(h, and_(h.c.account_id == t.c.account_id, h.c.left.is_(None))) if by_tier else t
         rank = case({p: i for i, p in enumerate(PRIORITIES)}, value=t.c.priority, else_=-1)
-        page = (select(t, current.c.tier.label("_tier")).select_from(joined).where(and_(*where))
+        page = (select(t).select_from(source).where(and_(*where))
                 .order_by(rank.desc(), t.c.due, t.c.cta_id).limit(q.limit).offset(q.offset))
-        count = select(func.count()).select_from(joined).where(and_(*where))
+        count = select(func.count()).select_from(source).where(and_(*where))
         with self.engine.connect() as conn:
             result = conn.execute(page)
             keys = list(map(str, result.keys()))
-            rows = [dict(zip(keys, r, strict=True)) for r in result]
+            ctas = [row_cta(dict(zip(keys, r, strict=True))) for r in result]
             total = int(conn.execute(count).scalar_one())
-        tiers = {str(r["account_id"]): str(r["_tier"]) for r in rows if r["_tier"] is not None}
-        return WorklistPage([row_cta({k: v for k, v in r.items() if k != "_tier"}) for r in rows], tiers, total)
+        return WorklistPage(ctas, self.current_tiers({c.account_id for c in ctas}), total)
 
     def history(self, cta_id: str) -> list[dict[str, Any]]:
         """The audit trail of one CTA, oldest first."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from typer.testing import CliRunner
 from longtail.cli.metrics import metrics
 from longtail.ingest.loader import load_files
 from longtail.settings import Workspace
+from longtail.store.db import make_engine
+from longtail.store.motion import MotionStore
 from tests.conftest import NOW, write_rows
 
 app = typer.Typer()
@@ -81,7 +84,7 @@ def test_text_output(loaded: Workspace) -> None:
     [
         (["--from", "2025-13-01", "--to", "2025-04-01"], "--from must be a date"),
         (["--from", "2025-04-01", "--to", "2025-04-01"], "must be after"),
-        (["--from", "2025-01-01", "--to", "2025-04-01", "--by", "tier"], "tier grouping is pending"),
+        (["--from", "2025-01-01", "--to", "2025-04-01", "--by", "tier"], "no account has a tier on the first day"),
         (["--from", "2025-01-01", "--to", "2025-04-01", "--by", "colour"], "no account has"),
         (["--from", "2025-01-01", "--to", "2025-04-01", "--format", "xml"], "--format"),
     ],
@@ -89,3 +92,22 @@ def test_text_output(loaded: Workspace) -> None:
 def test_usage_errors_are_one_line(loaded: Workspace, args: list[str], message: str) -> None:
     code, _, err = invoke(*args, "-w", str(loaded.root))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_by_tier_groups_by_the_tier_held_on_the_first_day(loaded: Workspace) -> None:
+    """a1 was pooled on 2025-01-01 and moved to mid later: its churn stays in pooled. a2 only entered a tier after
+    the first day, so it is in no tier group; the groups still add up to the whole."""
+    engine = make_engine(loaded.database_url)
+    store = MotionStore(engine)
+    store.apply_tiers({"a1": ("pooled", "arr"), "a3": ("mid", "arr")}, date(2024, 12, 1))
+    store.apply_tiers({"a1": ("mid", "arr"), "a2": ("pooled", "arr")}, date(2025, 1, 15))
+    engine.dispose()
+    code, out, _ = invoke("--from", "2025-01-01", "--to", "2025-04-01", "-w", str(loaded.root), "--format", "json",
+                          "--by", "tier")
+    assert code == 0
+    rows = {r["tier"]: r for r in json.loads(out)}
+    assert set(rows) == {"pooled", "mid", None}
+    assert (rows["pooled"]["n_start"], rows["pooled"]["n_churned"], rows["pooled"]["start_mrr"]) == (1, 1, 100.0)
+    assert (rows["mid"]["n_start"], rows["mid"]["n_churned"], rows["mid"]["end_mrr"]) == (1, 0, 330.1)
+    assert rows[None]["start_mrr"] == 200.0
+    assert sum(r["start_mrr"] for r in rows.values()) == 600.0

@@ -13,15 +13,15 @@ from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
-import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from longtail.analytics.coverage_run import covered_accounts
 from longtail.analytics.features import features_as_of
 from longtail.analytics.health_run import customers
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, fail, parse_day, setup_logging
-from longtail.core.motion.coverage import CoverageReport, CoverageTarget, CoveredAccount, coverage_report
+from longtail.core.motion.coverage import CoverageReport, CoverageTarget, coverage_report
 from longtail.errors import LongtailError, UsageError
 from longtail.runner.daily import Context, context, open_store
 from longtail.settings import open_workspace
@@ -31,36 +31,6 @@ out = Console()
 AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="The day whose ARR counts, YYYY-MM-DD "
                                                              "(default: today).")]
 FmtOpt = Annotated[str, typer.Option("--format", help="Output format: table or json.")]
-
-
-def _column(table: pa.Table, name: str) -> dict[str, object]:
-    return dict(zip(table.column("account_id").to_pylist(), table.column(name).to_pylist(), strict=True))
-
-
-def covered_accounts(tiers: dict[str, str], arr_table: pa.Table, fields: pa.Table
-                     ) -> tuple[list[CoveredAccount], list[str]]:
-    """One CoveredAccount per account with a stored tier or a feature row that day, and warnings about gaps.
-
-    An account with features but no stored tier is new since the last run: it is reported as "(no tier)"
-    rather than dropped, so the totals still hold every customer. A missing ARR counts as $0.
-    """
-    arr = _column(arr_table, "arr")
-    named = _column(fields, "named_csm")
-    warnings: list[str] = []
-    untiered = sorted(set(arr) - set(tiers))
-    if untiered:
-        warnings.append(f"{len(untiered)} account(s) have no stored tier yet (e.g. {untiered[0]}): "
-                        "`longtail run` for the day gives them one")
-    no_arr = sorted(a for a in set(tiers) | set(arr) if arr.get(a) is None)
-    if no_arr:
-        warnings.append(f"{len(no_arr)} account(s) have no ARR on the day (e.g. {no_arr[0]}): counted as $0")
-    rows = []
-    for account_id in sorted(set(tiers) | set(arr)):
-        value = arr.get(account_id)
-        csm = named.get(account_id)
-        rows.append(CoveredAccount(account_id, tiers.get(account_id), float(value) if isinstance(value, int | float)
-                                   else 0.0, str(csm) if csm else None))
-    return rows, warnings
 
 
 def build_report(ctx: Context, tiers: dict[str, str], as_of: date) -> CoverageReport:

@@ -9,31 +9,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
-import ibis
-import ibis.expr.types as ir
-import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from longtail.analytics.retention_run import compute
 from longtail.cli.common import FormatOpt, VerboseOpt, WorkspaceOpt, console, fail, parse_day, setup_logging
-from longtail.core.retention import monthly_retention, retention, subscriptions_table
 from longtail.errors import LongtailError, UsageError
-from longtail.settings import open_workspace
-from longtail.store.db import make_engine, migrate
-from longtail.store.entities import EntityStore
 
 log = logging.getLogger(__name__)
 out = Console()
-
-# Tiers are assigned by the segmentation feature, which does not exist yet.
-PENDING_GROUPS = {"tier": "tier grouping is pending (tiers are not assigned yet); use --by segment or another "
-                          "account attribute"}
 
 TEXT_ROWS: tuple[tuple[str, str, str], ...] = (
     ("Starting-MRR basis: accounts active on the first day", "", ""),
@@ -97,44 +86,8 @@ def _check(from_: str, to: str, fmt: str, by: str | None) -> tuple[date, date]:
     return d1, d2
 
 
-def accounts_table(rows: Sequence[Mapping[str, Any]], by: str) -> ir.Table:
-    """(account_id, <by>) from account rows: a column of the accounts table, else a custom attribute."""
-    if not by.strip() or by == "account_id":
-        raise UsageError(f"cannot break retention down by {by!r}: name an account column or attribute")
-    values = [_group_value(row, by) for row in rows]
-    if by in PENDING_GROUPS and all(v is None for v in values):
-        raise UsageError(PENDING_GROUPS[by])
-    if rows and by not in rows[0] and all(v is None for v in values):
-        raise UsageError(f"no account has a column or attribute named {by!r}")
-    data = {"account_id": [str(r["account_id"]) for r in rows], by: values}
-    return ibis.memtable(pa.table(data, schema=pa.schema([("account_id", pa.string()), (by, pa.string())])))
-
-
-def _group_value(row: Mapping[str, Any], by: str) -> str | None:
-    value = row[by] if by != "attributes" and by in row else (row.get("attributes") or {}).get(by)
-    return None if value is None or value == "" else str(value)
-
-
-def _warn_currencies(rows: Sequence[Mapping[str, Any]]) -> None:
-    currencies = sorted({str(r.get("currency") or "").upper() for r in rows} - {""})
-    if len(currencies) > 1:
-        console.print(f"warning: subscriptions are in several currencies ({', '.join(currencies)}); "
-                      "MRR sums them unconverted", highlight=False, soft_wrap=True)
-
-
-def compute(ws_path: Path | None, d1: date, d2: date, by: str | None, monthly: bool) -> list[dict[str, Any]]:
-    """Read the workspace's subscriptions (and accounts when grouping) and return one dict per row."""
-    engine = make_engine(open_workspace(ws_path).database_url)
-    migrate(engine)
-    store = EntityStore(engine)
-    sub_rows = store.rows("subscriptions")
-    _warn_currencies(sub_rows)
-    accounts = accounts_table(store.rows("accounts"), by) if by else None
-    engine.dispose()
-    measure = monthly_retention if monthly else retention
-    expr = measure(subscriptions_table(sub_rows), d1, d2, accounts, by)
-    rows: list[dict[str, Any]] = ibis.duckdb.connect().to_pyarrow(expr).to_pylist()
-    return rows
+def _warn(message: str) -> None:
+    console.print(f"warning: {message}", highlight=False, soft_wrap=True)
 
 
 def _json_value(column: str, value: Any) -> Any:
@@ -217,7 +170,7 @@ def metrics(
     setup_logging(verbose)
     try:
         d1, d2 = _check(from_, to, fmt, by)
-        rows = compute(workspace, d1, d2, by, monthly)
+        rows = compute(workspace, d1, d2, by, monthly, warn=_warn)
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
     if fmt == "json":

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, distinct, func, or_, select
 from longtail.analytics import health_store
 
 # The retention computation lives with `longtail metrics`; reusing it keeps one definition of each metric.
-from longtail.cli.metrics import compute
+from longtail.analytics.retention_run import compute
 from longtail.core.motion import ctas as core
 from longtail.core.motion.ctas import CreateCta, Cta, CtaRequest, InvalidCtaRequest
 from longtail.errors import LongtailError

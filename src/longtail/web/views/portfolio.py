@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, func, select
 
 from longtail.analytics.connect import ensure_snapshots
+from longtail.analytics.coverage_run import covered_accounts
 from longtail.analytics.health_store import day_file, stored_dates
 from longtail.analytics.motion_source import workspace_motion
-from longtail.cli.coverage import covered_accounts
 from longtail.core.motion.coverage import CoverageReport, CoverageTarget, coverage_report
 from longtail.core.motion.routing import Team
 from longtail.core.retention import add_month, monthly_retention

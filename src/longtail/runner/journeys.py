@@ -95,8 +95,10 @@ def contact_policy(ws: Workspace) -> ContactPolicy:
     return config.to_policy(ws.settings.timezone)
 
 
-def journey_context(ws: Workspace, motion: Motion, feature_names: Sequence[str]) -> JourneyContext | None:
-    """Everything journeys need, or None when the workspace defines no journey."""
+def workspace_journeys(ws: Workspace, motion: Motion, feature_names: Sequence[str]
+                       ) -> tuple[JourneySet, dict[str, EmailTemplate]] | None:
+    """The workspace's journey definitions, checked, and its email templates; None when it defines no journey.
+    (The journeys page needs only these; a run also needs the contacts, see `journey_context`.)"""
     folder = ws.root / JOURNEYS_DIR
     files = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []
     if not files:
@@ -106,6 +108,15 @@ def journey_context(ws: Workspace, motion: Motion, feature_names: Sequence[str])
     journeys = load_journeys([(str(p.relative_to(ws.root)), _read(p)) for p in files], columns,
                              templates=templates, segments=[*motion.segment_ids(), *motion.tier_names()],
                              triggers=list(motion.triggers))
+    return journeys, templates
+
+
+def journey_context(ws: Workspace, motion: Motion, feature_names: Sequence[str]) -> JourneyContext | None:
+    """Everything journeys need, or None when the workspace defines no journey."""
+    found = workspace_journeys(ws, motion, feature_names)
+    if found is None:
+        return None
+    journeys, templates = found
     ensure_snapshots(ws)
     rows = pq.read_table(ws.tables_dir / "contacts.parquet").to_pylist()
     contacts = {r["contact_id"]: r for r in rows}

@@ -30,7 +30,7 @@ from longtail.core.journeys.lift import Difference
 from longtail.errors import UsageError
 from longtail.runner import backtest_store
 from longtail.runner.journey_report import JourneyStats, journey_report
-from longtail.runner.journeys import journey_context
+from longtail.runner.journeys import workspace_journeys
 from longtail.store.entities import account_names
 from longtail.store.users import Note, User
 from longtail.web.auth import LEAD_ROLES, WebState, can_write_notes, require_user, web_state
@@ -210,7 +210,8 @@ def journeys(request: Request, user: Annotated[User, Depends(require_user)]) -> 
     """Per journey: entries, the funnel per step, exits, and the goal's lift over the holdout with its interval."""
     state = web_state(request)
     now = state.clock().astimezone(UTC)
-    context = journey_context(state.ws, cached_motion(state.ws), workspace_feature_defs(state.ws).names)
-    stats = journey_report(state.motion.engine, context.journeys.journeys if context else {}, now)
+    # Only the definitions: the contacts a run needs (journey_context) would be read on every request.
+    found = workspace_journeys(state.ws, cached_motion(state.ws), workspace_feature_defs(state.ws).names)
+    stats = journey_report(state.motion.engine, found[0].journeys if found else {}, now)
     values: dict[str, Any] = {"cards": journey_cards(stats), "as_of": now}
     return render(request, "pages/journeys.html", values)

@@ -9,7 +9,7 @@ import ibis
 import pytest
 
 from longtail.core.features import load_feature_defs
-from tests.features.conftest import AS_OF, Compute, arrow, d, make_tables
+from tests.features.conftest import AS_OF, Compute, arrow, d, make_tables, ts
 
 YML = """
 family_windows: [7, 28, 90]
@@ -155,3 +155,25 @@ def test_is_customer_follows_the_active_subscriptions(compute: Compute, defs, as
     got_a2 = rows["a2"]["is_customer"] if "a2" in rows else None
     assert (rows["a1"]["is_customer"], got_a2, rows["a4"]["is_customer"]) == (a1, a2, 0)
     assert (rows["a1"]["mrr"] > 0) == (a1 == 1), "is_customer agrees with the revenue of active subscriptions"
+
+
+def test_system_events_count_for_milestones_but_not_activity(compute: Compute) -> None:
+    """Milestones and activity come from one pass over every event, each aggregate with its own test."""
+    events = [
+        {"event_id": "x1", "account_id": "a1", "contact_id": "c1", "event": "login", "ts": ts("2025-03-31T12:00:00")},
+        # c2 (admin) only has system events: a milestone, but no activity and no active user
+        {"event_id": "x2", "account_id": "a1", "contact_id": "c2", "event": "account_activated",
+         "ts": ts("2025-03-31T10:00:00")},
+        {"event_id": "x3", "account_id": "a1", "contact_id": "c2", "event": "license_usage",
+         "ts": ts("2025-03-29T00:00:00")},
+        # inside 90 days, outside 28: counted in events_90d, not in breadth
+        {"event_id": "x4", "account_id": "a1", "contact_id": "c1", "event": "report_viewed",
+         "ts": ts("2025-02-01T00:00:00")},
+    ]
+    defs = load_feature_defs("milestone_events: [account_activated, report_viewed]\n")
+    a1 = compute(make_tables(events=events), defs)["a1"]
+    assert (a1["active_users_7d"], a1["active_users_28d"]) == (1, 1)
+    assert (a1["days_since_last_activity"], a1["days_since_champion_active"], a1["days_since_admin_active"]) == (
+        0, 0, None)
+    assert (a1["milestones_reached"], a1["days_to_first_value"]) == (2, 31)
+    assert (a1["feature_breadth_28d"], a1["events_28d"], a1["events_90d"]) == (1, 1, 2)

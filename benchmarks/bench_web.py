@@ -244,21 +244,34 @@ def workspace(size: Size, cache: Path | None) -> Iterator[Path]:
 # ---------------------------------------------------------------------------------------------- server
 
 
-def serve(root: Path, port: int) -> None:
-    """Child process: what `longtail serve` runs, with the clock pinned to the generated data's day."""
+def serve(root: Path, port: int, workers: int = 1) -> None:
+    """Child process: what `longtail serve [--workers N]` runs, with the clock pinned to the generated data's day."""
     import uvicorn
 
+    if workers > 1:
+        # as `longtail serve --workers`: each worker process builds its app from the environment
+        os.environ["LONGTAIL_WORKSPACE"] = str(root)
+        uvicorn.run("bench_web:bench_app", factory=True, workers=workers, app_dir=str(Path(__file__).parent),
+                    host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        return
+    uvicorn.run(bench_app(root), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def bench_app(root: Path | None = None) -> Any:
+    """`create_app` for the bench workspace (LONGTAIL_WORKSPACE when not given) with the pinned clock."""
     from longtail.settings import open_workspace
     from longtail.web import create_app
 
-    app = create_app(open_workspace(root), clock=lambda: NOW, secure_cookies=False)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    return create_app(open_workspace(root), clock=lambda: NOW, secure_cookies=False)
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+    """User + system CPU time so far of a process and its live descendants (the server's worker processes)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    return own + sum(cpu_seconds(c) for c in children)
 
 
 def free_port() -> int:
@@ -353,18 +366,19 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=10_000_000)
     ap.add_argument("--requests", type=int, default=200, help="requests per page")
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=1, help="server processes, as `longtail serve --workers`")
     ap.add_argument("--tmp", type=Path, help="keep the generated workspace here and reuse it on later runs")
-    ap.add_argument("--serve", nargs=2, metavar=("WORKSPACE", "PORT"), help=argparse.SUPPRESS)
+    ap.add_argument("--serve", nargs=3, metavar=("WORKSPACE", "PORT", "WORKERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]))
+        serve(Path(args.serve[0]), int(args.serve[1]), int(args.serve[2]))
         return 0
     size = Size(10_000, 1_000_000) if args.quick else Size(args.accounts, args.events)
     requests = 60 if args.quick else args.requests
     rng = random.Random(5)
     with workspace(size, args.tmp) as root:
         port = free_port()
-        server = subprocess.Popen([sys.executable, __file__, "--serve", str(root), str(port)],
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(root), str(port), str(args.workers)],
                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
             base = f"http://127.0.0.1:{port}"
@@ -385,7 +399,8 @@ def main() -> int:
             server.wait(timeout=30)
     floor = results.pop("floor /healthz")
     print(f"{size.accounts:,} accounts, {size.events:,} events, {requests} requests per page, {args.clients} "
-          f"clients; floor /healthz p50 {floor.pct(0.5):.1f} ms p95 {floor.pct(0.95):.1f} ms; "
+          f"clients, {args.workers} server process(es); floor /healthz p50 {floor.pct(0.5):.1f} ms "
+          f"p95 {floor.pct(0.95):.1f} ms; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (the machine is shared)")
     for result in results.values():
         report(result, floor)

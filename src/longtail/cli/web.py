@@ -7,6 +7,7 @@ Mounted on the main app by the lead: `app.command("serve")(serve)`, `app.add_typ
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -50,6 +51,10 @@ def serve(
         "--secure-cookies/--no-secure-cookies",
         help="Mark the session cookie Secure (HTTPS only). Default: on, except on a loopback host, where the "
              "cockpit is served over plain HTTP.")] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64,
+        help="Server processes. One process runs one request's Python at a time; on a machine with several "
+             "cores, about one worker per core serves concurrent users without queueing.")] = 1,
     workspace: WorkspaceOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -58,14 +63,25 @@ def serve(
     import uvicorn  # only this command needs the server
 
     from longtail.web import create_app
+    from longtail.web.app import SECURE_COOKIES_ENV
 
+    secure = host not in LOOPBACK if secure_cookies is None else secure_cookies
     try:
         ws = open_workspace(workspace)
-        app = create_app(ws, secure_cookies=host not in LOOPBACK if secure_cookies is None else secure_cookies)
+        app = create_app(ws, secure_cookies=secure)  # also checks the workspace before any worker starts
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
-    console.print(f"serving {ws.root} on http://{host}:{port}", highlight=False)
-    uvicorn.run(app, host=host, port=port, log_level="debug" if verbose else "info")
+    console.print(f"serving {ws.root} on http://{host}:{port}"
+                  + (f" with {workers} worker processes" if workers > 1 else ""), highlight=False)
+    level = "debug" if verbose else "info"
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=level)
+        return
+    # Several processes need the app as an import string: each worker builds its own from the environment.
+    os.environ["LONGTAIL_WORKSPACE"] = str(ws.root)
+    os.environ[SECURE_COOKIES_ENV] = "1" if secure else "0"
+    uvicorn.run("longtail.web.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                log_level=level)
 
 
 @users_app.command("add")

@@ -6,6 +6,7 @@ the app-wide CSRF check; a router that serves anonymous paths adds them to `auth
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -16,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import longtail
-from longtail.settings import Workspace
+from longtail.settings import Workspace, open_workspace
 from longtail.store.db import make_engine, migrate
 from longtail.store.entities import EntityStore
 from longtail.store.motion import MotionStore
@@ -85,3 +86,14 @@ def create_app(ws: Workspace, *, clock: Callable[[], datetime] | None = None,
     app.include_router(inapp_api.inapp_router(ws, origins=tuple(ws.settings.inapp_origins), engine=engine, now_fn=now))
     return app
 
+
+
+SECURE_COOKIES_ENV = "LONGTAIL_SERVE_SECURE_COOKIES"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for one of several server processes (`longtail serve --workers N`): each worker imports this
+    factory and builds its own app for the workspace in LONGTAIL_WORKSPACE. Sessions, keys and the audit log
+    live in the database, so any worker serves any session."""
+    secure = os.environ.get(SECURE_COOKIES_ENV, "1") != "0"
+    return create_app(open_workspace(None), secure_cookies=secure)

@@ -47,6 +47,19 @@ def test_users_add_by_email_links_the_team_member(ws: Workspace) -> None:
     assert user is not None and user.member_id == "m_csm2"
 
 
+def test_a_team_member_gets_one_login(ws: Workspace) -> None:
+    """csm1@vendor.test is m_csm1's user: a second user for m_csm1, by member id or by a new email, is refused."""
+    by_id = runner.invoke(users_app, ["add", "other@vendor.test", "--role", "csm", "-w", str(ws.root)])
+    assert by_id.exit_code == 0, by_id.output  # no team member has this email: an unlinked user is fine
+    store = _store(ws)
+    with pytest.raises(UsageError, match="'m_csm1' already has a user \\(csm1@vendor.test\\)"):
+        store.plan_user(email="second@vendor.test", role="csm", member_id="m_csm1")
+    refused = runner.invoke(users_app, ["add", "m_csm1", "-w", str(ws.root)])
+    assert refused.exit_code == 2 and "already exists" in refused.output  # its email is taken first
+    _forget(store, "csm1@vendor.test")
+    assert store.plan_user(email="second@vendor.test", role="csm", member_id="m_csm1").member_id == "m_csm1"
+
+
 def test_users_add_from_a_team_member_id_generates_a_password(ws: Workspace) -> None:
     result = runner.invoke(users_app, ["add", "m_csm2", "-w", str(ws.root)])
     assert result.exit_code == 2 and "already exists" in result.output

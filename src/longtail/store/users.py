@@ -290,6 +290,12 @@ class UserStore:
             raise RoleNeeded(f"a role is needed ({', '.join(ROLES)}); the team table gives none")
         if self.user_by_email(clean) is not None:
             raise UserExists(f"a user with email {clean!r} already exists")
+        if member_id:
+            # One login per team member: "my CTAs", the audit actor and routing all go by the member.
+            with self.engine.connect() as conn:
+                taken = conn.execute(select(users.c.email).where(users.c.member_id == member_id)).scalar()
+            if taken is not None:
+                raise UsageError(f"team member {member_id!r} already has a user ({taken}); one login per member")
         return NewUser(email=clean, role=check_role(chosen), name=(name or "").strip() or None, member_id=member_id)
 
     def _member_by_email(self, email: str) -> str | None:

@@ -20,6 +20,7 @@ from longtail.ingest.loader import load_files
 from longtail.settings import init_workspace
 from longtail.warehouse.events import Warehouse
 from tests.backends.conftest import BACKENDS
+from tests.engagement_features.data import ENGAGEMENT_EVENTS, synthetic_engagement
 
 pytestmark = [pytest.mark.postgres, pytest.mark.spark, pytest.mark.slow]
 
@@ -61,7 +62,12 @@ def tables(world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> d
     out = {kind: pq.read_table(ws.tables_dir / f"{kind}.parquet")
            for kind in ("accounts", "subscriptions", "contacts", "tickets", "surveys")}
     out["accounts"] = _extra_attributes(out["accounts"])
-    out["events"] = pa.concat_tables(pq.read_table(p) for p in Warehouse(ws.warehouse_url, ws.state_dir).parts())
+    events = pa.concat_tables(pq.read_table(p) for p in Warehouse(ws.warehouse_url, ws.state_dir).parts())
+    # The simulator sends no messages: add engagement events so the engagement features are really compared.
+    accounts = sorted(set(out["accounts"].column("account_id").to_pylist()))[:60]
+    engagement = synthetic_engagement(accounts, datetime(2025, 3, 1, tzinfo=UTC), 180)
+    out["events"] = pa.concat_tables([events, pa.Table.from_pylist(
+        [{name: row.get(name) for name in events.schema.names} for row in engagement], schema=events.schema)])
     return out
 
 
@@ -130,8 +136,12 @@ def test_standard_features_agree(standard: dict[tuple[str, date], pa.Table], bac
     assert expected.num_rows > 100
     for name in ("events_28d", "active_users_28d", "tickets_open", "nps_latest", "nps_change",
                  "median_resolution_hours_90d", "days_to_renewal", "days_since_champion_active",
-                 "days_to_first_value", "seat_utilisation", "events_change_pct"):
+                 "days_to_first_value", "seat_utilisation", "events_change_pct", "emails_opened_28d",
+                 "emails_replied_28d", "inapp_viewed_28d", "email_open_rate_28d", "days_since_email_engagement"):
         assert expected.column(name).drop_null().to_pylist(), f"{name} is never set: not a real check"
+    for name in ("emails_delivered_28d", "emails_opened_28d", "emails_clicked_28d", "emails_replied_28d",
+                 "emails_unsubscribed_28d", "emails_bounced_28d", "inapp_viewed_28d", "inapp_dismissed_28d"):
+        assert any(expected.column(name).to_pylist()), f"{name} is always 0: not a real check"
     assert set(expected.column("is_customer").to_pylist()) == {0, 1}, "customers and former customers both occur"
     _assert_same_features(expected, standard[backend, day], backend)
 
@@ -174,6 +184,7 @@ def _edge_tables() -> AnalyticTables:
     contacts = [*hand.CONTACTS, {"contact_id": "c5", "account_id": "a5", "role": "champion"}]
     events = [
         *hand.EVENTS,
+        *ENGAGEMENT_EVENTS,  # window edges, repeated opens of one message, a JSON null message key
         # the last half second of the as-of day, a milestone before creation, a tie on the same instant
         {"event_id": "x1", "account_id": "a5", "contact_id": "c5", "event": "login",
          "ts": at("2025-03-31T23:59:59.700")},

@@ -122,7 +122,7 @@ def test_every_email_response_lands_as_a_warehouse_event_on_its_contact(looped: 
     ws = looped.ws
     answers = {e["event_id"]: e for e in rows(ws, tables.engagement_events)
                if e["channel"] == "email" and e["kind"] in ("delivered", "bounced", "opened", "clicked",
-                                                             "unsubscribed")}
+                                                             "replied", "unsubscribed")}
     assert answers
     wh = Warehouse(ws.warehouse_url, ws.state_dir)
     with wh.connect() as con:
@@ -149,7 +149,8 @@ def test_in_app_responses_land_as_the_product_actions_only() -> None:
 
 
 def test_engagement_events_are_not_product_usage() -> None:
-    names = {EMAIL_EVENT_PREFIX + k for k in ("delivered", "bounced", "opened", "clicked", "unsubscribed")}
+    names = {EMAIL_EVENT_PREFIX + k for k in ("delivered", "bounced", "opened", "clicked", "replied",
+                                             "unsubscribed")}
     names |= {"longtail.inapp.viewed", "longtail.inapp.clicked", "longtail.inapp.dismissed"}
     assert names <= set(DEFAULT_SYSTEM_EVENTS)
     usage = next(d for d in load_feature_defs(None).features if d.name == "events_28d")

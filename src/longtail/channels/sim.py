@@ -2,7 +2,7 @@
 
 Sending does not reach anyone: `send(row)` writes one JSON file per outbox key into a queue folder
 (`.longtail/loop/queue/`). The closed loop (`longtail.runner.closed_loop`) hands the queued items to the
-next `World.step` and turns the world's responses (delivered, opened, clicked, unsubscribed) back into
+next `World.step` and turns the world's responses (delivered, opened, clicked, replied, unsubscribed) back into
 engagement events. One file per key makes a re-send (a dispatcher that died after writing, before its
 commit) overwrite the same item, so every message becomes at most one intervention.
 """

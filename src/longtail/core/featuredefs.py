@@ -39,9 +39,27 @@ DEFAULT_SYSTEM_EVENTS: tuple[str, ...] = ("license_usage", "account_activated", 
                                          "longtail.inapp.viewed", "longtail.inapp.clicked",
                                          "longtail.inapp.dismissed", "longtail.email.delivered",
                                          "longtail.email.bounced", "longtail.email.opened",
-                                         "longtail.email.clicked", "longtail.email.unsubscribed")
+                                         "longtail.email.clicked", "longtail.email.unsubscribed",
+                                         "longtail.email.replied")
 """Events emitted by the vendor's systems (and longtail's own engagement events) rather than by people's use of
 the product; excluded from every usage feature."""
+EMAIL_EVENT = "longtail.email."
+INAPP_EVENT = "longtail.inapp."
+ENGAGEMENT_WINDOW = 28
+ENGAGEMENT_COUNTS: tuple[tuple[str, str, str], ...] = (
+    ("emails_delivered_28d", EMAIL_EVENT + "delivered", "emails delivered"),
+    ("emails_opened_28d", EMAIL_EVENT + "opened", "emails opened"),
+    ("emails_clicked_28d", EMAIL_EVENT + "clicked", "emails with a tracked click"),
+    ("emails_replied_28d", EMAIL_EVENT + "replied", "emails replied to"),
+    ("emails_unsubscribed_28d", EMAIL_EVENT + "unsubscribed", "emails a contact unsubscribed from"),
+    ("emails_bounced_28d", EMAIL_EVENT + "bounced", "emails bounced"),
+    ("inapp_viewed_28d", INAPP_EVENT + "viewed", "in-app messages viewed"),
+    ("inapp_clicked_28d", INAPP_EVENT + "clicked", "in-app messages clicked"),
+    ("inapp_dismissed_28d", INAPP_EVENT + "dismissed", "in-app messages dismissed"),
+)
+"""(feature, warehouse event, what it counts) of the engagement counts: messages, over the last 28 days."""
+EMAIL_ENGAGED: tuple[str, ...] = tuple(EMAIL_EVENT + k for k in ("opened", "clicked", "replied"))
+"""The email events that show a contact engaged (days_since_email_engagement)."""
 DEFAULT_MILESTONES: tuple[str, ...] = ("integration_connected", "user_invited", "report_shared")
 DEFAULT_LOGINS: tuple[str, ...] = ("login",)
 DEFAULT_HIGH_PRIORITY: tuple[str, ...] = ("high", "urgent")
@@ -248,9 +266,32 @@ def _standard(spec: _FeaturesFile) -> tuple[list[FeatureDef], dict[str, tuple[st
         _define("is_customer", "1 when the account has a subscription active on the as-of date (started on or "
                 "before it, not ended by it), else 0; never null.", "flag", "customer", measure="active_subscriptions"),
     ]
+    d += _engagement()
     vocab: dict[str, Any] = {"system": system, "milestones": milestones, "logins": logins, "high": high,
                              "family_windows": family_windows}
     return d, families, vocab
+
+
+def _engagement() -> list[FeatureDef]:
+    """Engagement with longtail's own messages: the `longtail.email.*` / `longtail.inapp.*` events.
+
+    They are fixed names, not workspace vocabulary: longtail (or the provider webhooks it is fed) writes them. A
+    message counts once per kind, however many events of that kind it has (3 opens of one email: 1 opened).
+    """
+    n = ENGAGEMENT_WINDOW
+    d = [_define(name, f"Distinct {what} in the {n} days ending with the as-of date (event {event}, one per "
+                 "message: properties.message, else the event id).", "messages", "engagement_count",
+                 event=event, window_days=n, distinct="message")
+         for name, event, what in ENGAGEMENT_COUNTS]
+    d += [
+        _define("email_open_rate_28d", f"emails_opened_{n}d / emails_delivered_{n}d; null when none was "
+                "delivered. Can exceed 1 when opens in the window belong to emails delivered before it.", "ratio",
+                "ratio", numerator=f"emails_opened_{n}d", denominator=f"emails_delivered_{n}d"),
+        _define("days_since_email_engagement", "Days from the day of the account's last email open, click or "
+                "reply to the as-of date (0: on the as-of date); null when it never had one.", "days",
+                "days_since_engagement", events=list(EMAIL_ENGAGED)),
+    ]
+    return d
 
 
 def _custom(spec: _FeaturesFile, source: str, families: dict[str, tuple[str, ...]], system: tuple[str, ...],

@@ -8,7 +8,8 @@ Events are read in three passes: the recent window (90 days, or the longest cust
 account, for windowed counts; the last 28 days per (account, event name), then per account, for
 breadth (a two-level distinct count, stack notes §3); the whole usage history per (account, contact),
 then per account, for active users and last activity (of the account and of key roles). Milestones are
-a filtered read of the declared milestone events. Declared vocabularies (families, logins, milestones)
+a filtered read of the declared milestone events, engagement (`longtail.email.*`, `longtail.inapp.*`) a
+filtered read of those events counted once per message. Declared vocabularies (families, logins, milestones)
 become filtered aggregates, so no COUNT(DISTINCT) is needed. See docs/features.md for every definition.
 """
 
@@ -191,6 +192,35 @@ def _milestone_features(ev: ir.Table, defs: FeatureSet) -> ir.Table:
     return firsts.select("account_id", milestones_reached=reached, _first_value=first_value)
 
 
+_MESSAGE = r'"message"\s*:\s*"([^"]*)"'
+"""The `message` key of an event's properties when it is a JSON string (a regular expression rather than a JSON
+path: see `_attribute`; a JSON null or number there is no message key, alike on every backend)."""
+
+
+def _engagement_features(ev: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
+    """Engagement with longtail's messages, counted once per (event, message), plus the last email engagement.
+
+    One pass over the engagement events of the whole history (few next to product usage): per (account, event,
+    message) the last time, then per account. A message is its `properties.message`, else the event's id (unique
+    in the warehouse, which longtail derives from the message key and the kind). A message is in an N-day count
+    when it had an event of that kind in the window, which is when its last one (before the end of the as-of
+    date) is.
+    """
+    counts = [f for f in defs.features if f.kind == "engagement_count"]
+    engaged = [f for f in defs.features if f.kind == "days_since_engagement"]
+    names = sorted({str(f.params["event"]) for f in counts} | {str(e) for f in engaged for e in f.params["events"]})
+    e = ev.filter(ev.event.isin(names)) if names else ev.filter(ibis.literal(False))
+    message = ibis.coalesce(e.properties.re_extract(_MESSAGE, 1).nullif(""), e.event_id)
+    per = e.group_by([e.account_id, e.event, message.name("_message")]).aggregate(_last=e.ts.max())
+    out: dict[str, ir.Value] = {}
+    for f in counts:
+        out[f.name] = per.count(where=(per.event == str(f.params["event"]))
+                                & (per._last >= b.start(int(f.params["window_days"]))))
+    for f in engaged:
+        out[f"_last_{f.name}"] = per._last.max(where=per.event.isin(list(f.params["events"])))
+    return per.group_by("account_id").aggregate(**out)
+
+
 def _ticket_features(tickets: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
     t = tickets.filter(tickets.opened_at < b.end)
     is_open = t.closed_at.isnull() | (t.closed_at >= b.end)
@@ -287,6 +317,22 @@ def _standard_columns(base: ir.Table, b: _Bounds, defs: FeatureSet) -> dict[str,
     # an account without an active subscription has no row in the subscription aggregate: null means 0
     active = ibis.coalesce(base._active.cast("int64"), zero)
     cols["is_customer"] = ibis.ifelse(active > 0, ibis.literal(1, "int64"), zero)
+    cols.update(_engagement_columns(base, b, defs))
+    return cols
+
+
+def _engagement_columns(base: ir.Table, b: _Bounds, defs: FeatureSet) -> dict[str, ir.Value]:
+    zero = ibis.literal(0, "int64")
+    cols: dict[str, ir.Value] = {}
+    for f in defs.features:
+        if f.kind == "engagement_count":
+            cols[f.name] = ibis.coalesce(base[f.name].cast("int64"), zero)
+        elif f.kind == "days_since_engagement":
+            cols[f.name] = _days_before(b, base[f"_last_{f.name}"])
+    for f in defs.features:
+        if f.kind == "ratio" and f.params["numerator"] in cols:
+            num, den = cols[f.params["numerator"]], cols[f.params["denominator"]]
+            cols[f.name] = ibis.ifelse(den > 0, num.cast("float64") / den.cast("float64"), ibis.null("float64"))
     return cols
 
 
@@ -321,6 +367,7 @@ def feature_table(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str
         _breadth(ev, b, defs),
         _history_features(ev, tables.contacts, b, defs),
         _milestone_features(ev, defs),
+        _engagement_features(ev, b, defs),
         _ticket_features(tables.tickets, b, defs),
         _survey_features(tables.surveys, b),
         _subscription_features(tables.subscriptions, b),

@@ -6,7 +6,7 @@ First `warmup_days` of history are simulated without outreach and loaded in bulk
 
 1. the interventions queued the day before (messages sent through the `sim` channel, CTAs worked by the
    simulated CSMs) are applied by `World.step(D)`; its responses come back as engagement events
-   (delivered, opened, clicked, unsubscribed; a message that could not be delivered is a bounce);
+   (delivered, opened, clicked, replied, unsubscribed; a message that could not be delivered is a bounce);
 2. the day's new rows (events, tickets, surveys, and the entity rows that changed) are written under
    `.longtail/loop/day-N/` and loaded with the ordinary loader;
 3. `run_day(D)` runs the motion (health, tiers, segments, triggers, CTAs, journeys) and dispatches due email
@@ -64,7 +64,7 @@ Progress = Callable[[str, int, int], None]
 
 EMAIL_EVENT_PREFIX = "longtail.email."
 """Email responses land in the warehouse as `longtail.email.<kind>` (delivered, bounced, opened, clicked,
-unsubscribed), like the events an email provider's webhooks would bring, so features can count them."""
+replied, unsubscribed), like the events an email provider's webhooks would bring, so features can count them."""
 INAPP_EVENT_KINDS = ("viewed", "clicked", "dismissed")
 """In-app responses land as `longtail.inapp.<kind>`, the product actions the in-app API lands (it lands no
 `delivered`: that is the product's fetch, not the contact's action)."""
@@ -228,6 +228,8 @@ def response_kinds(item: QueuedItem, response: dict[str, Any]) -> list[str]:
         kinds.append("viewed" if item.kind == "in_app" else "opened")
     if response["clicked"]:
         kinds.append("clicked")
+    if response.get("replied"):  # emails only; absent from responses recorded before replies were simulated
+        kinds.append("replied")
     if response["unsubscribed"]:
         kinds.append("unsubscribed")
     return kinds

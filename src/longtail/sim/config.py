@@ -120,6 +120,10 @@ class EffectsConfig:
         "billing": 0.35, "power_user": 0.40, "user": 0.25})
     open_engagement: float = 0.5
     click_given_open: float = 0.25
+    # Share of opened emails the contact replies to, by intent: a renewal or a rescue note asks a question,
+    # a newsletter does not. A reply is a signal only (no effect on the latent state).
+    reply_given_open: dict[str, float] = field(default_factory=lambda: {
+        "onboarding": 0.05, "adoption": 0.03, "renewal": 0.10, "rescue": 0.12, "newsletter": 0.005})
     inapp_view: float = 0.6
     inapp_click_given_view: float = 0.2
     attend: dict[str, float] = field(default_factory=lambda: {"webinar": 0.12, "onboarding_session": 0.35})
@@ -143,6 +147,11 @@ class EffectsConfig:
     fatigue_satisfaction: float = 0.004
     unsubscribe_base: float = 0.002
     unsubscribe_fatigue: float = 0.03
+
+    def __post_init__(self) -> None:
+        bad = {k: p for k, p in self.reply_given_open.items() if not 0.0 <= p <= 1.0}
+        if bad:
+            raise ValueError(f"reply_given_open probabilities must be between 0 and 1, got {bad}")
 
 
 @dataclass(frozen=True)

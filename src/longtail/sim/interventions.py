@@ -119,10 +119,12 @@ def respond(d: Day, items: tuple[Intervention, ...]) -> pa.Table:
     target = np.where(b.contact >= 0, b.contact, (1 << 31) + b.account)
     keys = entity_keys(target, np.minimum(_rank(target), 4095)) | (b.kind.astype(np.uint64) << np.uint64(56))
     skey = stream_key(d.cfg.seed, Purpose.RESPONSES, d.t)
-    u = [hash_uniform(keys, skey ^ np.uint64(j)) for j in range(3)]
+    # One draw per use; the reply draw (3) came last, so adding it left the other draws unchanged.
+    u = [hash_uniform(keys, skey ^ np.uint64(j)) for j in range(4)]
     reachable = st.live[b.account] & ((b.contact < 0) | (st.present[b.c] & ~st.unsubscribed[b.c]))
     delivered = reachable & ((b.kind == 3) | (st.contact_created_day[b.c] <= d.t))
     opened, clicked, attended, unsub = _messages(d, b, delivered & (b.kind != 3), u)
+    replied = _replies(d, b, opened, u[3])
     _message_effects(d, b, clicked, attended)
     effect = _tasks(d, b, delivered)
     names = [KIND_NAMES[k] for k in b.kind]
@@ -131,7 +133,8 @@ def respond(d: Day, items: tuple[Intervention, ...]) -> pa.Table:
         "kind": pa.array(names, pa.string()), "detail": pa.array(details, pa.string()),
         "account": pa.array(b.account), "contact": pa.array(b.contact),
         "delivered": pa.array(delivered), "opened": pa.array(opened), "clicked": pa.array(clicked),
-        "attended": pa.array(attended), "unsubscribed": pa.array(unsub), "effect": pa.array(effect),
+        "attended": pa.array(attended), "unsubscribed": pa.array(unsub), "replied": pa.array(replied),
+        "effect": pa.array(effect),
     })
 
 
@@ -154,6 +157,20 @@ def _messages(d: Day, b: _Batch, msg: B, u: list[F64]) -> tuple[B, B, B, B]:
     unsub = msg & (kind != 1) & (u[2] < fx.unsubscribe_base + fx.unsubscribe_fatigue * excess)
     st.unsubscribed[c[unsub]] = True
     return opened, clicked, attended, unsub
+
+
+def _replies(d: Day, b: _Batch, opened: B, u: F64) -> B:
+    """Replies to opened emails, with the probability of the email's intent (`reply_given_open`).
+
+    In-app messages and invitations get no reply. A reply changes nothing in the world: it is a signal.
+    """
+    fx = d.cfg.effects
+    missing = sorted(set(INTENTS) - set(fx.reply_given_open))
+    if missing:
+        raise ValueError(f"EffectsConfig.reply_given_open has no probability for intent(s) {', '.join(missing)}")
+    p_reply = np.array([fx.reply_given_open[i] for i in INTENTS])[np.where(b.kind == 0, b.detail, 0)]
+    replied: B = opened & (b.kind == 0) & (u < p_reply)
+    return replied
 
 
 def _message_effects(d: Day, b: _Batch, clicked: B, attended: B) -> None:
@@ -196,5 +213,6 @@ def empty_responses() -> pa.Table:
         "account": pa.array([], pa.int64()), "contact": pa.array([], pa.int64()),
         "delivered": pa.array([], pa.bool_()), "opened": pa.array([], pa.bool_()),
         "clicked": pa.array([], pa.bool_()), "attended": pa.array([], pa.bool_()),
-        "unsubscribed": pa.array([], pa.bool_()), "effect": pa.array([], pa.string()),
+        "unsubscribed": pa.array([], pa.bool_()), "replied": pa.array([], pa.bool_()),
+        "effect": pa.array([], pa.string()),
     })

@@ -22,7 +22,16 @@ from longtail.store.db import make_engine, migrate
 from longtail.store.entities import EntityStore
 from longtail.store.motion import MotionStore
 from longtail.store.users import UserStore
-from longtail.web import inapp_api, ingest_api, routes_admin, routes_api, routes_auth, routes_pages, routes_worklist
+from longtail.web import (
+    inapp_api,
+    ingest_api,
+    routes_admin,
+    routes_api,
+    routes_auth,
+    routes_pages,
+    routes_worklist,
+    tracking_api,
+)
 from longtail.web.auth import LoginLimiter, LoginRequired, WebState, api_reader, key_with_scope
 from longtail.web.csrf import check_csrf
 from longtail.web.templating import STATIC_DIR, render
@@ -83,6 +92,7 @@ def create_app(ws: Workspace, *, clock: Callable[[], datetime] | None = None,
     app.include_router(routes_api.meta)
     app.include_router(ingest_api.ingest_router(ws, key_with_scope("ingest")))
     app.include_router(ingest_api.events_router(ws, api_reader))
+    app.include_router(tracking_api.tracking_router(ws, engine, now))
     app.include_router(inapp_api.inapp_router(ws, origins=tuple(ws.settings.inapp_origins), engine=engine, now_fn=now))
     return app
 

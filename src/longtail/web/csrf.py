@@ -25,6 +25,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Paths that check a token of their own before a session exists.
 EXEMPT_PATHS = frozenset({"/login"})
+# The unsubscribe link's signed token is its own authority (a forged request needs the token, and whoever has it
+# may unsubscribe anyway); a recipient who is also logged in to the cockpit must still be able to click it.
+EXEMPT_PREFIXES = ("/u/",)
 
 
 def token_for(session: str) -> str:
@@ -49,7 +52,8 @@ def same(a: str | None, b: str | None) -> bool:
 
 async def check_csrf(request: Request) -> None:
     """App-wide dependency: refuse (403) an unsafe request made with a session cookie but without its token."""
-    if request.method not in UNSAFE_METHODS or request.url.path in EXEMPT_PATHS:
+    if (request.method not in UNSAFE_METHODS or request.url.path in EXEMPT_PATHS
+            or request.url.path.startswith(EXEMPT_PREFIXES)):
         return
     session = session_token(request)
     if session is None:

@@ -4,6 +4,8 @@ contact, and a bad, foreign, oversized or non-web link records nothing."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,6 +19,7 @@ from longtail.store.db import make_engine
 from longtail.store.outbox import OutboxMessage, OutboxStore, PressureReader
 from longtail.warehouse.events import Warehouse
 from longtail.web import create_app
+from tests.email_render.conftest import render
 from tests.web.conftest import NOW, log_in
 
 KEY = "ob_track_0001"
@@ -110,3 +113,21 @@ def test_a_signed_link_to_a_non_web_url_is_not_followed(ws: Workspace, store: Ou
         response = client.get(f"/t/c/{sign_click(KEY, url, signing_secret(ws))}")
         assert response.status_code == 400 and "location" not in response.headers
     assert _kinds(store) == []
+
+
+def test_the_links_of_a_rendered_email_work_on_the_app(ws: Workspace, store: OutboxStore,
+                                                         client: TestClient) -> None:
+    """Render an email as a journey does (the workspace's secret, its public URL) and follow what it contains:
+    the tracked CTA, the pixel and the List-Unsubscribe header's one-click URL."""
+    base = "https://cs.vendor.example"
+    email = render(message_key=KEY, base_url=base, secret=signing_secret(ws))
+    links = [h for h in re.findall(r'href="([^"]+)"', email.html) if h.startswith(f"{base}/t/c/")]
+    pixel = re.search(r'<img src="([^"]+)"', email.html)
+    unsubscribe = re.search(r"<([^>]+)>", email.headers["List-Unsubscribe"])
+    assert links and pixel is not None and unsubscribe is not None
+    targets = {client.get(html.unescape(link).removeprefix(base)).headers["location"] for link in links}
+    assert "https://app.example.com/schedule?src=t" in targets
+    assert client.get(html.unescape(pixel.group(1)).removeprefix(base)).status_code == 200
+    assert client.post(unsubscribe.group(1).removeprefix(base), content=b"List-Unsubscribe=One-Click",
+                       headers={"content-type": "application/x-www-form-urlencoded"}).status_code == 200
+    assert _kinds(store) == ["clicked", "opened", "unsubscribed"]

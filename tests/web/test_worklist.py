@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import Engine
 
 from longtail.core.motion.ctas import PRIORITIES, Cta, CtaTransitionError
 from longtail.settings import Workspace
@@ -209,14 +208,9 @@ def _check_sql_worklist(store: MotionStore, specs: list[tuple[Any, ...]], filter
 
 
 @pytest.fixture
-def pg_store(postgres_url: str) -> Iterator[MotionStore]:
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate(engine)
-    yield MotionStore(engine)
-    engine.dispose()
+def pg_store(pg_engine: Engine) -> MotionStore:
+    migrate(pg_engine)
+    return MotionStore(pg_engine)
 
 
 @pytest.mark.postgres

@@ -64,6 +64,10 @@ def select_worklist(ctas: Iterable[Cta], filters: Filters, *, member_id: str | N
     `mine`: owned by (or escalated to) the user. `pool`: the rest of the work in the tiers the user covers
     (every tier when the user covers none, e.g. a lead), owned by someone else or by nobody. Without a status
     filter, only workable CTAs show (open, in progress, snoozed).
+
+    This is the specification: the page reads `MotionStore.worklist`, which does the same selection in SQL so
+    that only one page of rows is read, and tests/web/test_worklist.py checks the two agree on SQLite and
+    PostgreSQL.
     """
     mine = {member_id} if member_id else set()
     chosen = []

@@ -13,6 +13,12 @@ Routing: each outbox row names its channel. `dispatch_routed` drains the push ch
 webhook, slack) one after the other, each through its own Channel. `in_app` rows are never pushed: they
 wait in the outbox until the product fetches them (longtail.channels.inapp), which is when they count as
 delivered.
+
+Hard bounces: the row is failed, the address suppressed, a `bounced` engagement event recorded, and a
+`longtail.email.bounced` warehouse event landed (through `landing`, or the channel's `bounce_landing`), so the
+engagement feature emails_bounced_28d counts SMTP bounces like those the simulator reports. The event is landed
+before the row is marked: a dispatcher that dies in between leaves the row to be re-claimed, bounced and landed
+again with the same event_id, which the warehouse keeps once. A transient failure lands nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from longtail.channels import Channel, ChannelDown, HardBounce, PermanentError, TransientError
+from longtail.channels import Channel, ChannelDown, HardBounce, Landing, LandsBounces, PermanentError, TransientError
+from longtail.channels.tracking import email_event
 from longtail.store.outbox import OutboxRow, OutboxStore
 
 log = logging.getLogger(__name__)
@@ -62,8 +69,15 @@ def backoff(attempts: int, base: timedelta = BACKOFF_BASE, cap: timedelta = BACK
     return min(cap, wait)
 
 
+def _bounce_landing(channel: Channel, landing: Landing | None) -> Landing | None:
+    """Where hard bounces land: the `landing` given, else the channel's own, else nowhere."""
+    if landing is not None:
+        return landing
+    return channel.bounce_landing if isinstance(channel, LandsBounces) else None
+
+
 def _deliver(store: OutboxStore, channel: Channel, row: OutboxRow, *, now_fn: Callable[[], datetime],
-             max_attempts: int, counts: DispatchCounts) -> None:
+             max_attempts: int, counts: DispatchCounts, landing: Landing | None = None) -> None:
     """Send one row and commit its outcome; ChannelDown propagates after the row is scheduled for retry."""
     if row.attempts > max_attempts:
         store.mark_failed(row.key, f"gave up after {max_attempts} attempts: {row.last_error or 'no error recorded'}",
@@ -73,7 +87,11 @@ def _deliver(store: OutboxStore, channel: Channel, row: OutboxRow, *, now_fn: Ca
     try:
         channel.send(row)
     except HardBounce as exc:
-        store.mark_failed(row.key, str(exc), None, at=now_fn(), hard_bounce=True)
+        at = now_fn()
+        event = email_event(row, "bounced", at) if row.channel == "email" else None
+        if landing is not None and event is not None:
+            landing([event])  # first: see the module docstring
+        store.mark_failed(row.key, str(exc), None, at=at, hard_bounce=True)
         counts.bounced += 1
     except PermanentError as exc:
         store.mark_failed(row.key, str(exc), None, at=now_fn())
@@ -97,14 +115,16 @@ def _deliver(store: OutboxStore, channel: Channel, row: OutboxRow, *, now_fn: Ca
 def dispatch(  # noqa: PLR0917
     store: OutboxStore, channel: Channel, worker_id: str, now_fn: Callable[[], datetime],
     batch: int = 100, until_empty: bool = True, max_attempts: int = 5, *,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS, channel_name: str | None = "email",
+    lease_seconds: float = DEFAULT_LEASE_SECONDS, channel_name: str | None = "email", landing: Landing | None = None,
 ) -> DispatchCounts:
     """Deliver due rows of `channel_name` (every channel when None) in batches; one batch unless `until_empty`.
 
     Stops when a claim finds nothing due, or when the channel is down (the rest of the batch is released).
     A row claimed more than `max_attempts` times, or failing transiently on its last attempt, is failed.
+    Hard bounces of email rows land through `landing`, or the channel's `bounce_landing` when not given.
     """
     counts = DispatchCounts()
+    bounces = _bounce_landing(channel, landing)
     try:
         while True:
             rows = store.claim(worker_id, now_fn(), batch, lease_seconds, channel=channel_name)
@@ -118,7 +138,8 @@ def dispatch(  # noqa: PLR0917
                     counts.suppressed += 1
                     continue
                 try:
-                    _deliver(store, channel, row, now_fn=now_fn, max_attempts=max_attempts, counts=counts)
+                    _deliver(store, channel, row, now_fn=now_fn, max_attempts=max_attempts, counts=counts,
+                             landing=bounces)
                 except ChannelDown as exc:
                     rest = [r.key for r in rows[i + 1 :]]
                     store.release(rest)
@@ -136,7 +157,7 @@ def dispatch(  # noqa: PLR0917
 def dispatch_routed(store: OutboxStore, channels: Mapping[str, Channel], worker_id: str,
                     now_fn: Callable[[], datetime], *, batch: int = 100, until_empty: bool = True,
                     max_attempts: int = 5, lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                    ) -> dict[str, DispatchCounts]:
+                    landing: Landing | None = None) -> dict[str, DispatchCounts]:
     """Drain each push channel in `channels` (name -> Channel) through `dispatch`; counts per channel name.
 
     A pull channel is refused: dispatching in-app rows would mark them sent before the product ever showed them.
@@ -151,7 +172,7 @@ def dispatch_routed(store: OutboxStore, channels: Mapping[str, Channel], worker_
     for name in PUSH_CHANNELS:
         if name in channels:
             results[name] = dispatch(store, channels[name], worker_id, now_fn, batch, until_empty, max_attempts,
-                                     lease_seconds=lease_seconds, channel_name=name)
+                                     lease_seconds=lease_seconds, channel_name=name, landing=landing)
     return results
 
 

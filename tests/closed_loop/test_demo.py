@@ -37,7 +37,8 @@ def test_the_demo_runs_prints_a_login_that_works_and_says_what_happened(tmp_path
 def summary(churned: tuple[str, ...], arr_end: float) -> LoopSummary:
     s = LoopSummary(SimConfig(accounts=10, days=20, start=dt.date(2025, 1, 1), seed=1), 10, 2,
                     churned_in_loop=len(churned), arr_end=arr_end, churned_accounts=churned)
-    s.days = [LoopDay(dt.date(2025, 1, 11), messages_sent=5, opened=3, clicked=1, ctas_created=4, ctas_worked=2,
+    s.days = [LoopDay(dt.date(2025, 1, 11), messages_sent=5, opened=3, clicked=1, replied=1, ctas_created=4,
+                      ctas_worked=2,
                       rescues=1),
               LoopDay(dt.date(2025, 1, 12), messages_sent=2, ctas_created=1)]
     return s
@@ -45,7 +46,7 @@ def summary(churned: tuple[str, ...], arr_end: float) -> LoopSummary:
 
 def test_the_summary_counts_saves_and_losses_against_the_world_left_alone() -> None:
     text = story(summary(("a", "b"), 900.0), WorldOutcome(3, 1000.0, ("a", "c", "d")))
-    assert "In 2 days the motion sent 7 messages, of which 3 were opened and 1 clicked" in text
+    assert "In 2 days the motion sent 7 messages, of which 3 were opened, 1 clicked and 1 answered" in text
     assert "raised 5 calls to action and the simulated CSMs worked 2 of them (1 rescue call reached" in text
     assert "2 accounts churned with the motion, against 3 accounts in the same world left alone" in text
     assert "2 accounts saved, 1 account lost that would have stayed" in text

@@ -1,7 +1,8 @@
 """Email over SMTP, one connection reused across a batch; and the MIME message both email channels write.
 
 Error classes (see longtail.channels): 4xx replies and connection trouble are transient; 5xx replies are
-permanent; a recipient refused with 550, 551 or 553 is a hard bounce (the address is suppressed).
+permanent; a recipient refused with 550, 551 or 553 is a hard bounce (the address is suppressed and, when the
+channel has a `bounce_landing`, the dispatcher lands a `longtail.email.bounced` warehouse event).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
 
-from longtail.channels import ChannelDown, HardBounce, PermanentError, TransientError
+from longtail.channels import ChannelDown, HardBounce, Landing, PermanentError, TransientError
 from longtail.store.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -201,15 +202,21 @@ def _text(raw: bytes | str) -> str:
 
 
 class SmtpChannel:
-    """Send email through one SMTP server, keeping the connection open between messages."""
+    """Send email through one SMTP server, keeping the connection open between messages.
+
+    `bounce_landing`: where the dispatcher lands the `longtail.email.bounced` event of a hard bounce (the
+    workspace's warehouse; `longtail.channels.workspace.email_channel` sets it).
+    """
 
     # Positional like smtplib and the settings they come from: host, port, user, password, starttls, from.
     def __init__(  # noqa: PLR0917
         self, host: str, port: int, user: str | None, password: str | None, starttls: bool, from_addr: str,
-        timeout: float = 30.0,
+        timeout: float = 30.0, *, bounce_landing: Landing | None = None,
     ) -> None:
         self.host, self.port, self.user, self.password = host, port, user, password
         self.starttls, self.from_addr, self.timeout = starttls, from_addr, timeout
+        # Read by the dispatcher (longtail.channels.LandsBounces): it lands a hard bounce as a warehouse event.
+        self.bounce_landing = bounce_landing
         self._envelope_from = _mailbox(from_addr)
         self._smtp: smtplib.SMTP | None = None
 

@@ -8,22 +8,36 @@ harmless (compaction de-duplicates on event_id), while recording first and crash
 the feature event for good. Each kind is recorded at most once per message.
 
 An unsubscribe also suppresses the contact on the token's channel, so no later message of any journey goes out.
+A hard bounce is landed the same way by the dispatcher (`email_event`, kind `bounced`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from longtail.channels import Landing
 from longtail.channels.tokens import Unsubscribe, verify_click, verify_open, verify_unsubscribe
 from longtail.store.outbox import OutboxRow, OutboxStore
 
 EVENT_PREFIX = "longtail.email."
-Landing = Callable[[Sequence[Mapping[str, Any]]], None]
+
+
+def email_event(row: OutboxRow, kind: str, at: datetime) -> dict[str, Any] | None:
+    """The warehouse event `longtail.email.<kind>` of message `row`, or None when the row names no account.
+
+    Its event_id is `<message key>:<kind>`, so landing it again (a re-claimed message, a second click) adds no
+    event once the warehouse compacts, and the engagement features count it once per message.
+    """
+    if not row.account_id:
+        return None
+    return {"event_id": f"{row.key}:{kind}", "account_id": row.account_id, "contact_id": row.contact_id,
+            "event": EVENT_PREFIX + kind, "ts": at, "value": None,
+            "properties": json.dumps({"message": row.key, "journey": row.program}, sort_keys=True)}
 
 
 class UnknownMessage(LookupError):
@@ -75,10 +89,8 @@ class EmailTracking:
         return row
 
     def _record(self, row: OutboxRow, kind: str, now: datetime, detail: Mapping[str, Any] | None) -> bool:
-        event_id = f"{row.key}:{kind}"
-        if self.landing is not None and row.account_id:
-            self.landing([{"event_id": event_id, "account_id": row.account_id, "contact_id": row.contact_id,
-                           "event": EVENT_PREFIX + kind, "ts": now, "value": None,
-                           "properties": json.dumps({"message": row.key, "journey": row.program}, sort_keys=True)}])
-        return self.store.record_event(event_id, kind=kind, channel=row.channel, at=now, message_key=row.key,
+        event = email_event(row, kind, now)
+        if self.landing is not None and event is not None:
+            self.landing([event])
+        return self.store.record_event(f"{row.key}:{kind}", kind=kind, channel=row.channel, at=now, message_key=row.key,
                                        contact_id=row.contact_id, account_id=row.account_id, detail=detail)

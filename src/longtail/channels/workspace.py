@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from longtail.channels import Channel
 from longtail.channels.files import FileChannel
+from longtail.channels.inapp import warehouse_landing
 from longtail.channels.sim import SimChannel, sim_queue
 from longtail.channels.smtp import SmtpChannel
 from longtail.channels.webhook import WebhookChannel, webhook_secret
@@ -17,7 +18,9 @@ OUTBOX_DIR = "outbox"
 def email_channel(ws: Workspace) -> Channel:
     s = ws.settings
     if s.email_channel == "smtp":
-        return SmtpChannel(s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_starttls, s.email_from)
+        # Hard bounces land as `longtail.email.bounced` in the warehouse, so emails_bounced_28d counts them.
+        return SmtpChannel(s.smtp_host, s.smtp_port, s.smtp_user, s.smtp_password, s.smtp_starttls, s.email_from,
+                           bounce_landing=warehouse_landing(ws.warehouse_url, ws.state_dir))
     if s.email_channel == "file":
         return FileChannel(ws.state_dir / OUTBOX_DIR, s.email_from)
     if s.email_channel == "sim":

@@ -134,7 +134,8 @@ def _report(ws: Workspace, summary: LoopSummary, alone: WorldOutcome, seconds: f
     table.add_column("what")
     table.add_column("count", justify="right")
     for label, key in (("messages sent (email and in-app)", "messages_sent"), ("delivered", "delivered"),
-                       ("opened or viewed", "opened"), ("clicked", "clicked"), ("unsubscribed", "unsubscribed"),
+                       ("opened or viewed", "opened"), ("clicked", "clicked"), ("replied", "replied"),
+                       ("unsubscribed", "unsubscribed"),
                        ("CTAs created", "ctas_created"), ("CTAs worked by the simulated CSMs", "ctas_worked"),
                        ("rescue calls that reached an account in a usage drop", "rescues")):
         table.add_row(label, f"{int(t[key]):,}")
@@ -161,8 +162,8 @@ def story(summary: LoopSummary, alone: WorldOutcome) -> str:
     arr_gain = summary.arr_end - alone.arr_end
     return (
         f"In {days} days the motion sent {int(t['messages_sent']):,} messages, of which "
-        f"{int(t['opened']):,} were opened and {int(t['clicked']):,} clicked; it raised "
-        f"{int(t['ctas_created']):,} calls to action and the simulated CSMs worked {int(t['ctas_worked']):,} "
+        f"{int(t['opened']):,} were opened, {int(t['clicked']):,} clicked and {int(t['replied']):,} answered; "
+        f"it raised {int(t['ctas_created']):,} calls to action and the simulated CSMs worked {int(t['ctas_worked']):,} "
         f"of them ({_count(int(t['rescues']), 'rescue call')} reached an account whose usage was dropping). "
         f"{_accounts(summary.churned_in_loop)} churned with the motion, against "
         f"{_accounts(alone.churned_in_loop)} in the same world left alone: {_accounts(saved)} saved"

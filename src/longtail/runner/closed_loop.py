@@ -86,6 +86,7 @@ class LoopDay:
     delivered: int = 0
     opened: int = 0
     clicked: int = 0
+    replied: int = 0  # emails replied to (the simulator's reply_given_open)
     unsubscribed: int = 0
     rescues: int = 0  # CSM rescue calls that reached an account in a usage drop
     churned: int = 0  # accounts that churned or cancelled on this day
@@ -109,7 +110,7 @@ class LoopSummary:
     def totals(self) -> dict[str, float]:
         """Sums over the loop days (ARR is the last day's)."""
         names = ("messages_sent", "ctas_created", "ctas_worked", "interventions", "delivered", "opened", "clicked",
-                 "unsubscribed", "rescues", "churned")
+                 "replied", "unsubscribed", "rescues", "churned")
         out: dict[str, float] = {n: float(sum(getattr(d, n) for d in self.days)) for n in names}
         out["arr_end"] = self.arr_end
         out["seconds_per_day"] = (sum(d.seconds for d in self.days) / len(self.days)) if self.days else 0.0
@@ -265,6 +266,7 @@ def _record_responses(outbox: OutboxStore, items: Sequence[QueuedItem], response
         record.delivered += bool(resp["delivered"])
         record.opened += bool(resp["opened"])
         record.clicked += bool(resp["clicked"])
+        record.replied += "replied" in kinds  # as recorded: a reply event, once per message
         record.unsubscribed += bool(resp["unsubscribed"])
         if item.contact_id and ("unsubscribed" in kinds or "bounced" in kinds):
             # The world never delivers to this contact again (unsubscribed for good, or gone): stop sending.

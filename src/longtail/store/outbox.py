@@ -37,6 +37,9 @@ EVENT_KINDS: tuple[str, ...] = (
 )
 ALL_CHANNELS = "all"
 BATCH = 1_000
+HARD_BOUNCE_REASON = "hard bounce: "
+"""How the reason of a hard bounce's suppression starts (`mark_failed`); `PressureReader` tells bounces from
+unsubscribes by it."""
 
 
 def message_key(*parts: object) -> str:
@@ -287,8 +290,8 @@ class OutboxStore:
                 raise KeyError(key)
             if hard_bounce:
                 email = (row.payload or {}).get("to")
-                self._suppress(conn, row.contact_id, email, channel=row.channel, reason=f"hard bounce: {error[:500]}",
-                               at=at)
+                self._suppress(conn, row.contact_id, email, channel=row.channel,
+                               reason=f"{HARD_BOUNCE_REASON}{error[:500]}", at=at)
                 self._event(conn, f"{key}:bounced", message_key=key, contact_id=row.contact_id,
                             account_id=row.account_id, channel=row.channel, kind="bounced", at=at,
                             detail={"error": error[:2000]})
@@ -341,11 +344,21 @@ class OutboxStore:
 
     def suppress(self, *, reason: str, at: datetime, contact_id: str | None = None, email: str | None = None,
                  channel: str = ALL_CHANNELS) -> int:
-        """Stop messages to a contact and/or an address on `channel` ('all' for every channel)."""
+        """Stop messages to a contact and/or an address on `channel` ('all' for every channel).
+
+        A contact already suppressed there by a hard bounce takes the new reason: it shares the bounce's row,
+        and an unsubscribe is what `PressureReader` must then report (the contact left, not just its address).
+        """
         if not contact_id and not email:
             raise ValueError("suppress needs a contact_id or an email")
+        sup = tables.suppressions
         with self.engine.begin() as conn:
-            return self._suppress(conn, contact_id, email, channel=channel, reason=reason, at=at)
+            inserted = self._suppress(conn, contact_id, email, channel=channel, reason=reason, at=at)
+            if contact_id:
+                conn.execute(update(sup).where(sup.c.suppression_id == f"contact:{contact_id}:{channel}",
+                                               sup.c.reason.startswith(HARD_BOUNCE_REASON, autoescape=True))
+                             .values(reason=reason, created_at=_utc(at)))
+            return inserted
 
     def suppressed(self, rows: Sequence[OutboxRow]) -> dict[str, str]:
         """Of `rows`, those whose contact or `to` address is suppressed on their channel: key -> reason."""
@@ -414,13 +427,19 @@ class PressureReader:
                      "at": _stored(r.sent_at or r.due_at)} for r in conn.execute(query)]
 
     def suppressions(self) -> tuple[dict[str, set[str]], set[str]]:
-        """(contact -> channels it left, including 'all'; hard-bounced or suppressed email addresses)."""
+        """(contact -> channels it left, including 'all'; hard-bounced or suppressed email addresses).
+
+        A hard bounce suppresses both the contact and the address (`mark_failed`), but the contact did not
+        leave: its address failed. So the contact row of a bounce is not reported as the contact leaving (the
+        journey engine would exit it as "unsubscribed"); the bounce is reported through its address, which the
+        contact policy suppresses as "hard-bounced". The dispatcher still honours the contact row.
+        """
         sup = tables.suppressions
         contacts: dict[str, set[str]] = {}
         emails: set[str] = set()
         with self.engine.connect() as conn:
-            for s in conn.execute(select(sup.c.contact_id, sup.c.email, sup.c.channel)):
-                if s.contact_id:
+            for s in conn.execute(select(sup.c.contact_id, sup.c.email, sup.c.channel, sup.c.reason)):
+                if s.contact_id and not str(s.reason).startswith(HARD_BOUNCE_REASON):
                     contacts.setdefault(s.contact_id, set()).add(s.channel)
                 if s.email:
                     emails.add(s.email.strip().lower())

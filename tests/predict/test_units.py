@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -179,3 +180,14 @@ def test_train_refuses_a_validation_block_emptied_by_purging() -> None:
                       "window_end": pa.array([d + timedelta(days=90) for d in dates], pa.date32())})
     with pytest.raises(ValueError, match="training block is empty"):  # 90-day windows, an 8-week grid
         train(table)
+
+
+def test_a_feature_null_on_every_row_fits_quietly_and_is_filled_with_zero() -> None:
+    """Engagement features are null everywhere before any message went out: no numpy warning, median 0."""
+    x, y, _, cols = synthetic(n=400)
+    x[:, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = LogisticModel.fit(x, y, cols)
+    assert model.medians[1] == 0.0
+    assert np.isfinite(model.raw(x[:50])).all()

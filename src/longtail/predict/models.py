@@ -7,6 +7,7 @@ coefficient x standardised value for the logistic model), so every probability c
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -102,15 +103,19 @@ class LogisticModel:
     def fit(cls, x: F64, y: npt.NDArray[np.int8], columns: Columns, c: float = 0.5) -> LogisticModel:
         n = len(columns.numeric)
         num = x[:, :n]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            # A column null on every row (no engagement yet) has no percentile, minimum or median: numpy warns
+            # "All-NaN slice" and returns NaN, which nan_to_num below turns into 0 (what the model fills it with).
+            warnings.filterwarnings("ignore", message="All-NaN slice encountered", category=RuntimeWarning)
             p50 = np.nanpercentile(num, 50, axis=0) if n else np.zeros(0)
             p99 = np.nanpercentile(num, 99, axis=0) if n else np.zeros(0)
             low = np.nanmin(num, axis=0) if n else np.zeros(0)
-        # Counts and money span orders of magnitude: logging them keeps a few large accounts from dominating.
-        logged = np.nan_to_num(low) >= 0
-        logged &= np.nan_to_num(p99) > 10 * (np.abs(np.nan_to_num(p50)) + 1)
+            # Counts and money span orders of magnitude: logging them keeps a few large accounts from dominating.
+            logged = np.nan_to_num(low) >= 0
+            logged &= np.nan_to_num(p99) > 10 * (np.abs(np.nan_to_num(p50)) + 1)
+            medians = np.nanmedian(np.where(logged, _signed_log(num), num), axis=0) if n else p50
         model = cls(columns, logged, np.zeros(0), np.zeros(0), np.zeros(0), LogisticRegression())
-        model.medians = np.nan_to_num(np.nanmedian(np.where(logged, _signed_log(num), num), axis=0)) if n else p50
+        model.medians = np.nan_to_num(medians)
         z = model._expand(x)
         model.means = z.mean(axis=0)
         model.scales = np.where(z.std(axis=0) > 0, z.std(axis=0), 1.0)

@@ -1,8 +1,10 @@
 """The journey report: per journey, who entered, how far they got, what was sent and opened, how they left,
 and whether the journey moved its goal (treated against held-out accounts, longtail.core.journeys.lift).
 
-Read from the operational store only (enrollments, outbox, engagement events), as of an instant:
-enrollments that entered after `as_of` are left out, and so are exits and engagement recorded after it.
+Read from the operational store only (enrollments, their tick log, outbox, engagement events), as of an instant:
+enrollments that entered after `as_of` are left out, and so are exits and engagement recorded after it. The
+ticks an enrollment ran after `as_of` are undone from its log (longtail.core.journeys.history.rewind): the steps
+it ran, the visits it counted and the step it stood at are those as of `as_of`.
 
 Or for a `Window` of entry [start, end): only enrollments that entered in it, observed as of the window's end
 (exits, sends and engagement from `end` on are left out), and only the outbox rows and engagement of those
@@ -14,10 +16,11 @@ Definitions:
 
 - **entered**: enrollments (one per contact and entry); **accounts**: distinct accounts among them.
 - **reached** a step: for a step that runs (message, CTA, webhook, branch, ...) the enrollments that ran it at
-  least once; for a `wait`/`wait_until`, those standing at it now or that ran a step further down the list.
+  least once by `as_of`; for a `wait`/`wait_until`, those standing at it at `as_of` or that ran a step further
+  down the list by then.
 - **sent / opened / clicked** (message, webhook and Slack steps, treated enrollments only): the step's last
-  message per enrollment whose outbox row is `sent`; that has an `opened` (email) or `viewed` (in-app) event;
-  that has a `clicked` event.
+  message per enrollment as of `as_of` whose outbox row is `sent`; that has an `opened` (email) or `viewed`
+  (in-app) event; that has a `clicked` event.
 - **goal**: an account converted when one of its enrollments exited with "goal reached" by `as_of`. The unit
   is the account because the holdout is drawn per account. Exits are only checked while an enrollment is
   active, in both groups alike, so the comparison stays fair even though a goal reached after the journey
@@ -26,6 +29,7 @@ Definitions:
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,11 +39,14 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from longtail.core.journeys.engine import Enrollment, step_message_key
+from longtail.core.journeys.history import rewind
 from longtail.core.journeys.lift import MIN_GROUP, Lift, lift
 from longtail.core.journeys.model import Journey
 from longtail.store import tables
 from longtail.store.enrollments import EnrollmentStore
 from longtail.store.outbox import SENT
+
+log = logging.getLogger(__name__)
 
 GOAL_REASON = "exited: goal reached"
 WAIT_TYPES = ("wait", "wait_until")
@@ -191,6 +198,21 @@ def _as_of_view(e: Enrollment, as_of: datetime) -> Enrollment:
     return e
 
 
+def _rewound(store: EnrollmentStore, journey: Journey, entered: Sequence[Enrollment], at: datetime
+             ) -> list[Enrollment]:
+    """`entered` as they stood at `at`: ticks logged after it undone, exits after it not yet happened."""
+    later = store.log_after([e.enrollment_id for e in entered], at)
+    out = [_as_of_view(rewind(e, journey, later[e.enrollment_id], at) if e.enrollment_id in later else e, at)
+           for e in entered]
+    # rewind puts an active enrollment past the last step only when the wait it stood at is gone from the journey.
+    lost = sum(1 for e in out if e.enrollment_id in later and e.step >= len(journey.steps))
+    if lost:
+        log.warning("journey_report.position_unknown journey=%s as_of=%s enrollments=%d: the step they stood at "
+                    "is not a step of the journey any more; they count at no wait step", journey.id,
+                    at.isoformat(), lost)
+    return out
+
+
 def _message_keys(journey: Journey, enrollments: Sequence[Enrollment]) -> frozenset[str]:
     """The outbox keys every visit of a sending step of these enrollments produced (held-out ones produce none,
     which is harmless: their keys are simply not found)."""
@@ -233,11 +255,13 @@ def journey_report(engine: Engine, journeys: Mapping[str, Journey], as_of: datet
     at = as_of.as_of if isinstance(as_of, Window) else as_of
     if at.tzinfo is None:
         raise ValueError("as_of must be time-zone aware")
+    # Stored instants are UTC, and SQLite compares them as text without an offset: compare in UTC.
+    at = at.astimezone(UTC)
     store = EnrollmentStore(engine)
     report = []
     for journey_id in sorted(journeys):
         entered = [e for e in store.all(journey_id) if (window.holds(e.entered_at) if window else e.entered_at <= at)]
-        enrollments = [_as_of_view(e, at) for e in entered]
+        enrollments = _rewound(store, journeys[journey_id], entered, at)
         only = _message_keys(journeys[journey_id], enrollments) if window else None
         statuses, channels, engagement = _outbox(engine, journey_id, at, only)
         report.append(journey_stats(journeys[journey_id], enrollments, statuses, channels, engagement,

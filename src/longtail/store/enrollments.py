@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select, update
 
 from longtail.core.journeys.engine import Enrollment, Tick
+from longtail.core.journeys.history import LoggedTick
 from longtail.store import tables
 
 CHUNK = 2_000
@@ -67,6 +68,28 @@ class EnrollmentStore:
         query = select(t) if journey_id is None else select(t).where(t.c.journey_id == journey_id)
         with self.engine.connect() as conn:
             return [_enrollment(r) for r in conn.execute(query)]
+
+    def log_after(self, enrollment_ids: Iterable[str], instant: datetime) -> dict[str, list[LoggedTick]]:
+        """Every logged tick, oldest first, of those of `enrollment_ids` that were ticked after `instant` (the
+        others are left out: as of now that is usually all of them, and then only the first query runs)."""
+        log = tables.enrollment_log
+        wanted = sorted(set(enrollment_ids))
+        # Stored instants are UTC (SQLite keeps them without an offset), so compare in UTC.
+        after = instant.astimezone(UTC)
+        out: dict[str, list[LoggedTick]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), CHUNK):
+                part = wanted[start:start + CHUNK]
+                touched = sorted(set(conn.execute(select(log.c.enrollment_id).where(
+                    log.c.enrollment_id.in_(part), log.c.at > after)).scalars()))
+                if not touched:
+                    continue
+                query = (select(log.c.enrollment_id, log.c.at, log.c.trail)
+                         .where(log.c.enrollment_id.in_(touched)).order_by(log.c.at, log.c.id))
+                for r in conn.execute(query):
+                    at = r.at if r.at.tzinfo is not None else r.at.replace(tzinfo=UTC)
+                    out.setdefault(r.enrollment_id, []).append(LoggedTick(at, tuple(str(line) for line in r.trail)))
+        return out
 
     def save(self, new: Sequence[Enrollment], ticks: Sequence[Tick], at: datetime) -> None:
         """Insert new enrollments (an id that exists is left alone) and store every tick, in one transaction."""

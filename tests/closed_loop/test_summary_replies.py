@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from longtail.core.revenue import arr_by_account
 from longtail.runner.closed_loop import LoopSummary, run_closed_loop
 from longtail.runner.daily import open_store
 from longtail.settings import init_workspace, open_workspace
 from longtail.sim import SimConfig
 from longtail.sim.config import EffectsConfig
 from longtail.store import tables
+from longtail.store.entities import EntityStore
 
 MOTION = Path(__file__).parents[1] / "engagement_features" / "reply_motion" / "motion"
 ROLES = ("admin", "champion", "exec_sponsor", "billing", "power_user", "user")
@@ -30,7 +32,7 @@ CONFIG = SimConfig(accounts=40, days=WARMUP + LOOP, start=dt.date(2025, 1, 1), s
 
 
 @pytest.fixture(scope="module")
-def looped(tmp_path_factory: pytest.TempPathFactory) -> tuple[LoopSummary, Counter[dt.date]]:
+def looped(tmp_path_factory: pytest.TempPathFactory) -> tuple[LoopSummary, Counter[dt.date], float]:
     root = tmp_path_factory.mktemp("summary_replies") / "ws"
     init_workspace(root)
     shutil.copytree(MOTION, root / "motion", dirs_exist_ok=True)
@@ -40,18 +42,29 @@ def looped(tmp_path_factory: pytest.TempPathFactory) -> tuple[LoopSummary, Count
     with open_store(ws).engine.connect() as conn:
         stamps = conn.execute(select(ev.c.at).where(ev.c.kind == "replied", ev.c.channel == "email")).scalars()
         per_day = Counter(at.date() for at in stamps)  # responses are stamped at noon UTC of their day
-    return summary, per_day
+    loaded_arr = sum(arr_by_account(EntityStore(open_store(ws).engine).rows("subscriptions"),
+                                    summary.days[-1].day).values())
+    return summary, per_day, loaded_arr
 
 
-def test_the_summary_counts_the_stored_replies(looped: tuple[LoopSummary, Counter[dt.date]]) -> None:
-    summary, per_day = looped
+def test_the_summary_counts_the_stored_replies(looped: tuple[LoopSummary, Counter[dt.date], float]) -> None:
+    summary, per_day, _ = looped
     stored = sum(per_day.values())
     assert stored >= 5  # the world did reply, so the comparison below is not 0 == 0
     assert summary.totals()["replied"] == stored
     assert {d.day: d.replied for d in summary.days if d.replied} == dict(per_day)
 
 
-def test_replies_are_a_part_of_the_opened(looped: tuple[LoopSummary, Counter[dt.date]]) -> None:
-    summary, _ = looped
+def test_replies_are_a_part_of_the_opened(looped: tuple[LoopSummary, Counter[dt.date], float]) -> None:
+    summary, _, _ = looped
     for day in summary.days:
         assert day.replied <= day.opened <= day.delivered
+
+
+def test_the_loops_arr_is_the_arr_of_the_loaded_subscriptions(
+        looped: tuple[LoopSummary, Counter[dt.date], float]) -> None:
+    """The demo prints the world's live ARR; `longtail status` the ARR of the loaded subscription rows. They are
+    the same number (a monthly billing day once wrote an overlapping second term, so status counted it twice)."""
+    summary, _, loaded_arr = looped
+    assert summary.arr_end > 0
+    assert loaded_arr == pytest.approx(summary.arr_end, abs=0.01 * len(summary.days) + 0.01)

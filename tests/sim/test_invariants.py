@@ -54,3 +54,25 @@ def test_seats_in_use_never_exceed_seats_bought(cfg: SimConfig) -> None:
         assert (ev.value[lic] >= 0).all()
         assert (world.state.seats >= 1).all() and (world.state.arr > 0).all()
         assert len(np.unique(ev.key)) == len(ev)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.builds(SimConfig, accounts=st.integers(20, 150), days=st.integers(40, 120),
+                 start=st.dates(dt.date(2020, 1, 1), dt.date(2030, 12, 31)), seed=st.integers(0, 2**31)))
+def test_an_accounts_terms_never_overlap_and_their_arr_is_the_live_arr(cfg: SimConfig) -> None:
+    """One subscription row covers an account on any day, and it carries the account's ARR: monthly billing
+    days mid-term once started a second, overlapping term (the loaded ARR counted those accounts twice)."""
+    world = World(cfg)
+    while not world.done:
+        world.step(world.today)
+    tm, live = world.terms, world.state.live
+    for account in np.unique(tm.account):
+        rows = np.flatnonzero(tm.account == account)
+        order = rows[np.argsort(tm.start[rows], kind="stable")]
+        assert (tm.start[order][1:] >= tm.end[order][:-1]).all(), (account, tm.start[order], tm.end[order])
+    day = world.t - 1
+    covering = (tm.start <= day) & (tm.end > day)
+    per_account = np.zeros(live.size)
+    np.add.at(per_account, tm.account[covering], tm.arr[covering])
+    np.testing.assert_allclose(per_account[live], world.state.arr[live], rtol=0, atol=0.01)
+    assert not per_account[~live].any()

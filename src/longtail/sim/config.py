@@ -26,7 +26,7 @@ class TierConfig:
     # Share of accounts billed monthly (they may cancel at any month boundary).
     monthly_share: tuple[float, float, float] = (0.45, 0.10, 0.0)
     # Baseline churn logit at renewal, before the latent-state terms.
-    churn_logit: tuple[float, float, float] = (-0.30, -2.15, -3.40)
+    churn_logit: tuple[float, float, float] = (-1.00, -2.15, -3.40)
 
 
 @dataclass(frozen=True)

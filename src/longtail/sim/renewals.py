@@ -88,7 +88,7 @@ def decide(d: Day) -> RenewalBatch:
     outcome = np.where((outcome == CONTRACT) & (seats >= seats_before), RENEW, outcome)
     price = arr_before / seats_before * (1.0 + np.where(renewing, r.price_uplift, 0.0))
     arr = np.where(renewing, np.round(seats * price, 2), np.where(churn, 0.0, arr_before))
-    _apply(d, idx, outcome, seats, arr)
+    _apply(d, idx, outcome, seats, arr, at_term=at_term)
     cause, mask = _causes(cfg, acc, st, idx, t)
     return RenewalBatch(account=idx, outcome=outcome.astype(np.int64), p_churn=p,
                         arr_before=arr_before, arr_after=arr, seats_before=seats_before,
@@ -107,12 +107,14 @@ def _new_seats(cfg: SimConfig, st: State, idx: I64, outcome: I64, u: F64) -> I64
     return np.maximum(out, 1).astype(np.int64)
 
 
-def _apply(d: Day, idx: I64, outcome: I64, seats: I64, arr: F64) -> None:
+def _apply(d: Day, idx: I64, outcome: I64, seats: I64, arr: F64, *, at_term: npt.NDArray[np.bool_]) -> None:
     cfg, acc, st, t = d.cfg, d.acc, d.st, d.t
     gone = idx[(outcome == CHURN) | (outcome == CANCEL)]
     st.live[gone] = False
     st.churned_day[gone] = t
-    ren = idx[(outcome == RENEW) | (outcome == EXPAND) | (outcome == CONTRACT)]
+    # Only a term end starts a new term. A monthly account that stays on a billing day mid-term keeps its term:
+    # starting one there wrote a second, overlapping subscription row and counted its ARR twice.
+    ren = idx[at_term & ((outcome == RENEW) | (outcome == EXPAND) | (outcome == CONTRACT))]
     keep = (outcome != CHURN) & (outcome != CANCEL)
     st.seats[idx[keep]] = seats[keep]
     st.arr[idx[keep]] = arr[keep]

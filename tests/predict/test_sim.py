@@ -27,8 +27,9 @@ from longtail.predict.evaluate import metrics
 runner = CliRunner()
 app = typer.Typer()
 app.add_typer(model_app, name="model")
-# 250 accounts on a 21-day grid: 15 observation dates (the feature history costs ~0.3 s of query compilation per
-# date) and about 25 churns in the test block, more than the 400-account, 14-day world this replaced.
+# 400 accounts on a 21-day grid: 15 observation dates (the feature history costs ~0.3 s of query compilation per
+# date) and about 30 churns in the test block. 250 accounts gave about 25 until the simulator's monthly accounts
+# stopped renewing on every billing day (2026-12-02); then only 17, too few for AUC comparisons 0.01 apart.
 TRAIN = ["model", "train", "--target", "churn", "--horizon", "60", "--from", "2025-03-05", "--to", "2026-01-07",
          "--every", "21d"]
 SCORE_DAY = "2026-02-20"
@@ -58,7 +59,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     from longtail.sim import SimConfig, generate
 
     root = tmp_path_factory.mktemp("predict")
-    generate(SimConfig(accounts=250, days=420, start=date(2025, 1, 1), seed=2, truth_every=7), root / "data",
+    generate(SimConfig(accounts=400, days=420, start=date(2025, 1, 1), seed=2, truth_every=7), root / "data",
              "parquet")
     ws = init_workspace(root / "ws")
     loaded = runner.invoke(main_app, ["load-dir", str(root / "data"), "--workspace", str(ws.root)])

@@ -6,7 +6,7 @@ import csv
 import gzip
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import settings
+from sqlalchemy import Engine, text
 
 from longtail.settings import Workspace, init_workspace
+from longtail.store.db import make_engine
 
 # No wall-clock deadlines: these machines are shared and noisy.
 settings.register_profile("longtail", deadline=None, max_examples=60)
@@ -121,3 +123,15 @@ def postgres_url() -> str:
             pytest.fail("LONGTAIL_TEST_POSTGRES_URL is not set although services are required")
         pytest.skip("no PostgreSQL: run through `make test` (scripts/with-services.sh)")
     return url
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    """An engine on the test PostgreSQL with its public schema emptied (no tables: the test migrates, or a
+    folder's conftest overrides this fixture with a migrated one)."""
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    yield engine
+    engine.dispose()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, inspect, select, text
+from sqlalchemy import Engine, insert, inspect, select
 
 from longtail.core.contract import LOAD_ORDER
 from longtail.ingest.loader import load_files
@@ -19,16 +19,6 @@ from longtail.store.tables import ENTITY_TABLES, accounts
 from tests.conftest import NOW, SAMPLE
 
 KINDS = [k for k in LOAD_ORDER if k != "events"]
-
-
-@pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    yield engine
-    engine.dispose()
 
 
 def _canonical(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

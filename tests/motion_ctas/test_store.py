@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect
 
 from longtail.core.motion.ctas import (
     approve,
@@ -36,14 +35,10 @@ def sqlite_engine(tmp_path: Path) -> Engine:
 
 
 @pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def pg_engine(pg_engine: Engine) -> Engine:
+    """The emptied PostgreSQL of tests/conftest.py, migrated."""
+    migrate(pg_engine)
+    return pg_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

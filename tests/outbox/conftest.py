@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from longtail.store.db import make_engine, migrate
 from longtail.store.outbox import OutboxStore
@@ -22,14 +22,10 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def pg_engine(pg_engine: Engine) -> Engine:
+    """The emptied PostgreSQL of tests/conftest.py, migrated."""
+    migrate(pg_engine)
+    return pg_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

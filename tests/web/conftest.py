@@ -17,7 +17,6 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
 
 from longtail.analytics import health_store
 from longtail.core.motion.ctas import CreateCta, CtaRequest
@@ -157,14 +156,3 @@ def log_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
     response = client.post("/login", data={"email": email, "password": password, "csrf_token": login_token(client)})
     assert response.status_code == 303, response.text
     return token_for(client.cookies[SESSION_COOKIE])
-
-
-@pytest.fixture
-def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    """An engine on the test PostgreSQL with its public schema emptied (no tables yet: the test migrates)."""
-    engine = make_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    yield engine
-    engine.dispose()

@@ -136,6 +136,17 @@ def measure_floor(folder: Path | None, *, quick: bool, accounts: int | None, rep
                          float(best["peak_rss"]), int(best["rows"]), len(runs), str(where))
 
 
+def floor_from_args(ap: argparse.ArgumentParser, args: argparse.Namespace, accounts: int | None) -> AnalyticFloor:
+    """The analytic floor for a benchmark's parsed arguments (`add_floor_arguments`, `--quick`, `--repeat`): an
+    unusable --floor-data is an argument error, reported before any data is generated or measured."""
+    try:
+        check_floor_data(args.floor_data, quick=args.quick, accounts=accounts)
+    except FloorDataError as e:
+        ap.error(str(e))
+    return measure_floor(args.floor_data, quick=args.quick, accounts=accounts, repeat=args.repeat,
+                         memory_limit=args.floor_memory_limit)
+
+
 def describe(floor: AnalyticFloor) -> str:
     """One line: the floor's size, seconds and peak RSS."""
     return (f"analytic floor {floor.seconds:8.2f} s  cpu {floor.cpu_s:8.2f} s  (issue 4: one DuckDB pass over "

@@ -66,7 +66,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from analytic_floor import FloorDataError, add_floor_arguments, check_floor_data, describe, measure_floor
+from analytic_floor import add_floor_arguments, describe, floor_from_args
 
 DEFAULT_ENROLLMENTS = 1_000_000
 QUICK_ENROLLMENTS = 50_000
@@ -447,13 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     n = args.enrollments if args.enrollments is not None else QUICK_ENROLLMENTS if args.quick else DEFAULT_ENROLLMENTS
     if n < 100:
         ap.error("--enrollments must be at least 100")
-    try:
-        check_floor_data(args.floor_data, quick=args.quick, accounts=args.enrollments)
-    except FloorDataError as e:
-        ap.error(str(e))
     # Before the set-up, so the floor's child runs while this process holds no workspace.
-    analytic = measure_floor(args.floor_data, quick=args.quick, accounts=args.enrollments, repeat=args.repeat,
-                             memory_limit=args.floor_memory_limit)
+    analytic = floor_from_args(ap, args, args.enrollments)
     root = Path(tempfile.mkdtemp(prefix="lt-bench-journeys-"))
     try:
         began = time.perf_counter()

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from analytic_floor import FloorDataError, add_floor_arguments, check_floor_data, describe, measure_floor
+from analytic_floor import add_floor_arguments, describe, floor_from_args
 
 DEFAULT_ACCOUNTS = 1_000_000
 QUICK_ACCOUNTS = 100_000
@@ -216,12 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.accounts is not None and args.accounts < 1:
         ap.error("--accounts must be at least 1")
     accounts = args.accounts or (QUICK_ACCOUNTS if args.quick else DEFAULT_ACCOUNTS)
-    try:
-        check_floor_data(args.floor_data, quick=args.quick, accounts=args.accounts)
-    except FloorDataError as e:
-        ap.error(str(e))
-    analytic = measure_floor(args.floor_data, quick=args.quick, accounts=args.accounts, repeat=args.repeat,
-                             memory_limit=args.floor_memory_limit)
+    analytic = floor_from_args(ap, args, args.accounts)
     folder = Path(tempfile.mkdtemp(prefix="lt-bench-segments-"))
     try:
         began = time.perf_counter()

@@ -97,6 +97,23 @@ def _event_filter(events: ir.StringValue, spec: dict[str, list[str]]) -> ir.Bool
     return events.notin(spec["exclude"]) if spec["exclude"] else ibis.literal(True)
 
 
+def _one_of(events: ir.StringValue, names: list[str]) -> ir.BooleanValue:
+    """`events IN names`, led by a test of the names' common prefix when they share one.
+
+    The prefix adds nothing logically (every name has it) but is what lets DuckDB skip rows while scanning: it
+    turns an IN list into an optional scan filter and reads every other column of every row first, while a
+    prefix test is applied in the scan. For longtail's engagement events ("longtail.") this spares reading
+    `properties` of the whole event history (7.7 of 78 CPU-s for 100M events).
+    """
+    if not names:
+        return ibis.literal(False)
+    inside = events.isin(names)
+    # the lexically first and last names share exactly the prefix all of them share
+    low, high = min(names), max(names)
+    prefix = low[: next((i for i, (a, b) in enumerate(zip(low, high, strict=False)) if a != b), len(low))]
+    return events.startswith(prefix) & inside if prefix else inside
+
+
 def _windows(defs: FeatureSet) -> list[int]:
     wanted = set(STANDARD_WINDOWS)
     wanted.update(int(f.params["window_days"]) for f in defs.custom if f.kind == "event_count")
@@ -209,7 +226,7 @@ def _engagement_features(ev: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table
     counts = [f for f in defs.features if f.kind == "engagement_count"]
     engaged = [f for f in defs.features if f.kind == "days_since_engagement"]
     names = sorted({str(f.params["event"]) for f in counts} | {str(e) for f in engaged for e in f.params["events"]})
-    e = ev.filter(ev.event.isin(names)) if names else ev.filter(ibis.literal(False))
+    e = ev.filter(_one_of(ev.event, names))
     message = ibis.coalesce(e.properties.re_extract(_MESSAGE, 1).nullif(""), e.event_id)
     per = e.group_by([e.account_id, e.event, message.name("_message")]).aggregate(_last=e.ts.max())
     out: dict[str, ir.Value] = {}

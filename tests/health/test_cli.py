@@ -182,3 +182,19 @@ def test_duplicate_accounts_in_features_fail(ws_args: list[str], fake_features: 
     result = runner.invoke(app, ["score", "--as-of", "2026-01-02", *ws_args])
     assert result.exit_code == 1
     assert "more than one row" in result.output
+
+
+@pytest.mark.usefixtures("fake_features")
+def test_score_history_is_printed_day_by_day(ws_args: list[str]) -> None:
+    base = ["score", "--from", "2026-01-01", "--to", "2026-01-15", "--every", "7d", *ws_args]
+    as_csv = runner.invoke(app, [*base, "--format", "csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    lines = as_csv.stdout.splitlines()
+    assert lines[0] == "as_of,account_id,score,band" and lines.count(lines[0]) == 1  # one header for every day
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert [(r["as_of"], r["account_id"]) for r in rows] == [
+        (d, a) for d in ("2026-01-01", "2026-01-08", "2026-01-15") for a in ("acc-bad", "acc-good")]
+    as_text = runner.invoke(app, base)
+    assert as_text.exit_code == 0, as_text.output
+    body = [line for line in as_text.stdout.splitlines() if line.startswith("2026-01-")]
+    assert len(body) == 6 and as_text.stdout.count("account_id") == 3  # a heading per day, printed as scored

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from longtail.analytics import health_run
 from longtail.analytics.features import features_as_of
 from longtail.cli.main import app
 from longtail.cli.run import plan_json
@@ -219,3 +220,22 @@ def test_a_full_pool_hands_ctas_to_the_team_lead(ws: Workspace) -> None:
         if cta.owner_id and cta.owner_id not in leads:
             per_csm[cta.owner_id] = per_csm.get(cta.owner_id, 0) + 1
     assert per_csm and max(per_csm.values()) == 1
+
+
+def test_scoring_in_batches_changes_no_figure(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Health is scored in batches (memory): with batches of 7 accounts the plan, the run and the backtest are the
+    ones a single batch gives."""
+    args = ["backtest", "--from", "2025-03-01", "--to", "2025-04-30", "--every", "7", "-w", str(ws.root),
+            "--format", "json"]
+    whole = runner.invoke(app, args)
+    whole_plan = plan_json(plan_day(ws, DAY))
+    monkeypatch.setattr(health_run, "SCORE_BATCH", 7)
+    batched = runner.invoke(app, args)
+    assert whole.exit_code == 0 and batched.exit_code == 0, whole.output + batched.output
+    assert json.loads(batched.stdout) == json.loads(whole.stdout)
+    assert plan_json(plan_day(ws, DAY)) == whole_plan
+    ran = plan_json(run_day(ws, DAY, store=open_store(ws)))
+    assert ran["fires"] == whole_plan["fires"] and _creates(ran) == _creates(whole_plan)
+    stored = pq.read_table(ws.state_dir / "health" / f"as_of={DAY}" / "scores.parquet")
+    assert stored.num_rows > 7 and stored.column("account_id").to_pylist() == sorted(
+        stored.column("account_id").to_pylist())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from datetime import date
 
 import pyarrow as pa
@@ -10,7 +11,14 @@ import pyarrow.compute as pc
 
 from longtail.analytics import features as feature_tables
 from longtail.analytics import health_store
-from longtail.core.health import HealthResult, ScorecardSet, default_scorecards, load_scorecards, score_table
+from longtail.core.health import (
+    HealthResult,
+    PreviousState,
+    ScorecardSet,
+    default_scorecards,
+    load_scorecards,
+    score_table,
+)
 from longtail.errors import ConfigError, LongtailError
 from longtail.settings import Workspace
 
@@ -55,14 +63,31 @@ def customers(features: pa.Table) -> pa.Table:
     return features.filter(pc.equal(features.column(CUSTOMER), 1))
 
 
-def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table | None = None) -> list[HealthResult]:
-    """Score every customer on `day` (`is_customer` = 1) and store the results (replacing that day's)."""
+SCORE_BATCH = 16 * 4096
+"""Accounts scored per batch by `score_day`: results of one batch are stored before the next is scored, which
+bounds memory (a million `HealthResult`s take ~6 GB). A multiple of the store's row group size, so batching
+leaves the file's row groups where one write would put them."""
+
+
+def score_batches(features: pa.Table, cards: ScorecardSet, previous: Mapping[str, PreviousState], day: date
+                  ) -> Iterator[list[HealthResult]]:
+    """`score_table` over consecutive slices of `SCORE_BATCH` rows, each scored only when asked for: a caller that
+    keeps what it needs of a batch (stores it, sums it up) before taking the next holds one batch at a time."""
+    for start in range(0, features.num_rows, SCORE_BATCH):
+        yield score_table(features.slice(start, SCORE_BATCH), cards, previous, as_of=day)
+
+
+def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table | None = None) -> pa.Table:
+    """Score every customer on `day` (`is_customer` = 1) and store the results (replacing that day's).
+
+    Returns the stored account_id, score and band of each, sorted by account_id (the whole results are in the
+    store: `health_store.read_day`, `read_account`).
+    """
     carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
     previous = health_store.previous_states(ws, day, with_components=carry)
     table = features if features is not None else checked_features(ws, day)
-    scored = customers(table)
-    results = score_table(scored, cards, previous, as_of=day)
-    path = health_store.write_results(ws, day, results)
-    log.info("health.score day=%s accounts=%d not_customers=%d file=%s", day, len(results),
+    scored = customers(table).sort_by("account_id")
+    path, summary = health_store.write_scored(ws, day, score_batches(scored, cards, previous, day))
+    log.info("health.score day=%s accounts=%d not_customers=%d file=%s", day, summary.num_rows,
              len(table) - len(scored), path)
-    return results
+    return summary

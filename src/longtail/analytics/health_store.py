@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -154,10 +154,16 @@ class _ComponentsJson:
         return "[" + ",".join(items) + "]"
 
 
-def results_table(ws: Workspace, as_of: date, results: Sequence[HealthResult]) -> pa.Table:
+SUMMARY_COLUMNS = ("account_id", "score", "band")
+"""What `write_scored` hands back of each stored row (the full rows stay on disk)."""
+
+
+def results_table(ws: Workspace, as_of: date, results: Sequence[HealthResult],
+                  changes: tuple[Mapping[str, float], Mapping[str, float]] | None = None) -> pa.Table:
+    """The stored rows of `results`, sorted by account_id. `changes`: the scores 7 and 30 days before (read from
+    the store when not given)."""
     ordered = sorted(results, key=lambda r: r.account_id)
-    week = read_scores(ws, as_of - timedelta(days=7))
-    month = read_scores(ws, as_of - timedelta(days=30))
+    week, month = changes if changes is not None else _changes(ws, as_of)
     encode = _ComponentsJson()
 
     def change(old: float | None, new: float) -> float | None:
@@ -183,24 +189,54 @@ def results_table(ws: Workspace, as_of: date, results: Sequence[HealthResult]) -
     return pa.table(data, schema=SCHEMA)
 
 
+def _changes(ws: Workspace, as_of: date) -> tuple[dict[str, float], dict[str, float]]:
+    return read_scores(ws, as_of - timedelta(days=7)), read_scores(ws, as_of - timedelta(days=30))
+
+
 def write_results(ws: Workspace, as_of: date, results: Sequence[HealthResult]) -> Path:
     """Store one date's results, replacing what was stored for that date. Returns the file."""
-    if any(r.as_of != as_of for r in results):
-        raise ValueError(f"every result must be for {as_of}")
-    with _no_gc():
-        table = results_table(ws, as_of, results)
+    return write_scored(ws, as_of, [results])[0]
+
+
+def write_scored(ws: Workspace, as_of: date, batches: Iterable[Sequence[HealthResult]]) -> tuple[Path, pa.Table]:
+    """Store one date's results, given in batches, replacing what was stored for that date.
+
+    Each batch is turned into rows and written before the next is asked for, so a day of a million accounts never
+    holds more than one batch of `HealthResult`s (they take kilobytes each). Batches must come in account_id
+    order (each batch's accounts after the previous batch's) so the file stays sorted; that is checked.
+    Returns the file and the stored `SUMMARY_COLUMNS` of every row.
+    """
+    changes = _changes(ws, as_of)
     target = day_file(ws, as_of)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".scores-", suffix=".parquet.tmp", dir=target.parent)
     os.close(fd)
+    summaries: list[pa.Table] = []
     try:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS)
+        with pq.ParquetWriter(tmp, SCHEMA) as writer:
+            for batch in batches:
+                if any(r.as_of != as_of for r in batch):
+                    raise ValueError(f"every result must be for {as_of}")
+                with _no_gc():
+                    table = results_table(ws, as_of, batch, changes)
+                _check_order(summaries, table)
+                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+                summaries.append(table.select(list(SUMMARY_COLUMNS)))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    log.info("health.store.write as_of=%s accounts=%d", as_of, table.num_rows)
-    return target
+    summary = pa.concat_tables(summaries) if summaries else SCHEMA.empty_table().select(list(SUMMARY_COLUMNS))
+    log.info("health.store.write as_of=%s accounts=%d", as_of, summary.num_rows)
+    return target, summary
+
+
+def _check_order(before: list[pa.Table], table: pa.Table) -> None:
+    if not before or not table.num_rows or not before[-1].num_rows:
+        return
+    last, first = before[-1].column("account_id")[-1].as_py(), table.column("account_id")[0].as_py()
+    if first <= last:
+        raise ValueError(f"batches out of account_id order: {first!r} after {last!r}")
 
 
 def read_account(ws: Workspace, as_of: date, account_id: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Annotated, Any
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,7 +24,6 @@ from rich.table import Table
 from longtail.analytics import health_store
 from longtail.analytics.health_run import checked_features, customers, score_day, workspace_scorecards
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, console, fail, parse_day, setup_logging
-from longtail.core.health import HealthResult
 from longtail.errors import LongtailError, UsageError
 from longtail.settings import open_workspace
 
@@ -66,26 +66,48 @@ def score_dates(as_of: str | None, from_: str | None, to: str | None, every: str
     return days
 
 
-def _write_scores(rows: list[tuple[date, HealthResult]], fmt: str, history: bool) -> None:
-    if fmt == "json":
-        payload = [{**({"as_of": day.isoformat()} if history else {}), "account_id": r.account_id,
-                    "score": r.score, "band": r.band} for day, r in rows]
-        sys.stdout.write(json.dumps(payload, indent=1) + "\n")
-        return
-    buffer = io.StringIO()
-    if fmt == "csv":
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow((["as_of"] if history else []) + ["account_id", "score", "band"])
-        for day, r in rows:
-            writer.writerow(([day.isoformat()] if history else []) + [r.account_id, f"{r.score:.2f}", r.band])
-    else:
-        width = max([len("account_id")] + [len(r.account_id) for _, r in rows])
-        head = "as_of       " if history else ""
+class _ScoreWriter:
+    """Prints `score`'s rows day by day (a history of a million accounts is never held whole): text, CSV or a JSON
+    list, with an as_of column for a history."""
+
+    def __init__(self, fmt: str, history: bool) -> None:
+        self.fmt, self.history, self.rows = fmt, history, 0
+
+    def day(self, day: date, scores: pa.Table) -> None:
+        ids = scores.column("account_id").to_pylist()
+        values = scores.column("score").to_pylist()
+        bands = scores.column("band").to_pylist()
+        buffer = io.StringIO()
+        if self.fmt == "json":
+            for account, value, band in zip(ids, values, bands, strict=True):
+                item = {**({"as_of": day.isoformat()} if self.history else {}), "account_id": account,
+                        "score": value, "band": band}
+                buffer.write(("[\n" if self.rows == 0 else ",\n") + json.dumps(item))
+                self.rows += 1
+        elif self.fmt == "csv":
+            writer = csv.writer(buffer, lineterminator="\n")
+            if self.rows == 0:
+                writer.writerow((["as_of"] if self.history else []) + ["account_id", "score", "band"])
+            prefix = [day.isoformat()] if self.history else []
+            writer.writerows([*prefix, a, f"{v:.2f}", b] for a, v, b in zip(ids, values, bands, strict=True))
+            self.rows += len(ids)
+        else:
+            self._text(buffer, day, ids, values, bands)
+        sys.stdout.write(buffer.getvalue())
+
+    def _text(self, buffer: io.StringIO, day: date, ids: list[str], values: list[float], bands: list[str]) -> None:
+        # the width of each day's own ids: a day is printed before the next is scored
+        width = max([len("account_id")] + [len(a) for a in ids])
+        head = "as_of       " if self.history else ""
         buffer.write(f"{head}{'account_id':<{width}}  {'score':>6}  band\n")
-        for day, r in rows:
-            prefix = f"{day.isoformat()}  " if history else ""
-            buffer.write(f"{prefix}{r.account_id:<{width}}  {r.score:>6.1f}  {r.band}\n")
-    sys.stdout.write(buffer.getvalue())
+        prefix = f"{day.isoformat()}  " if self.history else ""
+        for account, value, band in zip(ids, values, bands, strict=True):
+            buffer.write(f"{prefix}{account:<{width}}  {value:>6.1f}  {band}\n")
+        self.rows += len(ids)
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            sys.stdout.write("[]\n" if self.rows == 0 else "\n]\n")
 
 
 def score(
@@ -100,22 +122,22 @@ def score(
 ) -> None:
     """Compute features and health for a day (or a history) and print account_id, score, band."""
     setup_logging(verbose)
-    rows: list[tuple[date, HealthResult]] = []
     try:
         if fmt not in ("text", "csv", "json"):
             raise UsageError(f"--format must be text, csv or json, not {fmt!r}")
         days = score_dates(as_of, from_, to, every)
         ws = open_workspace(workspace)
         cards = workspace_scorecards(ws)
+        out = _ScoreWriter(fmt, history=as_of is None)
         for day in days:
-            results = sorted(score_day(ws, day, cards), key=lambda r: r.account_id)
-            rows.extend((day, r) for r in results)
-            bands = Counter(r.band for r in results)
-            console.print(f"{day}: scored {len(results):,} accounts ("
+            scores = score_day(ws, day, cards)
+            bands = Counter(scores.column("band").to_pylist())
+            console.print(f"{day}: scored {scores.num_rows:,} accounts ("
                           + ", ".join(f"{n:,} {b}" for b, n in sorted(bands.items())) + ")", highlight=False)
+            out.day(day, scores)
     except LongtailError as exc:
         raise fail(exc, verbose) from exc
-    _write_scores(rows, fmt, history=as_of is None)
+    out.close()
 
 
 def health(

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from longtail.analytics.connect import connect, workspace_feature_defs
-from longtail.analytics.health_run import customers
+from longtail.analytics.health_run import customers, score_batches
 from longtail.core.features import AnalyticTables, FeatureSet, feature_table
-from longtail.core.health import HealthResult, PreviousState, score_table
+from longtail.core.health import HealthResult, PreviousState
 from longtail.core.motion.backtest import (
     DEFAULT_HORIZON_DAYS,
     band_stats,
@@ -32,7 +32,7 @@ from longtail.errors import UsageError
 from longtail.predict.scoring import with_null_scores
 from longtail.runner import evaluate as ev
 from longtail.runner.daily import Context, context
-from longtail.runner.frame import day_table, health_frame, in_day
+from longtail.runner.frame import day_table, health_frame, in_day, result_scores
 from longtail.settings import Workspace
 
 MAX_EVALUATIONS = 2_000
@@ -72,7 +72,7 @@ def _remember(state: _State, day: date, results: list[HealthResult]) -> None:
             component_values={c.metric: c.value for c in r.components if c.value is not None},
             scorecard=r.scorecard)
         state.bands.append((day, r.account_id, r.band))
-    state.scores[day] = {r.account_id: r.score for r in results}
+    state.scores[day].update((r.account_id, r.score) for r in results)
     for old in [d for d in state.scores if (day - d).days > 30]:
         del state.scores[old]
 
@@ -84,11 +84,17 @@ def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: Feat
     # are NULL in a backtest; conditions reading them still evaluate, to unknown.
     features = with_null_scores(customers(con.to_pyarrow(feature_table(tables, day, defs,
                                                                         tz=ws.settings.timezone))))
-    results = score_table(features, ctx.cards, state.health, as_of=day)
     week = state.scores.get(day - timedelta(days=7), {})
     month = state.scores.get(day - timedelta(days=30), {})
-    _remember(state, day, results)
-    today = day_table(features, health_frame(results, week, month), ctx.fields)
+    scores = []
+    state.scores[day] = {}
+    # batch by batch: a batch's results are summed up into the state before the next is scored (memory); the
+    # accounts of a batch are not in any other, so remembering one never changes what the next one reads
+    for results in score_batches(features, ctx.cards, state.health, day):
+        _remember(state, day, results)
+        scores.append(result_scores(results))
+    today = day_table(features, health_frame(pa.concat_tables(scores) if scores else result_scores([]), week, month),
+                      ctx.fields)
     today, assigned = ev.with_tiers(con, today, motion, previous=state.tiers, overrides=(), day=day)
     if assigned is not None:
         state.tiers = dict(zip(assigned.column("account_id").to_pylist(), assigned.column("tier").to_pylist(),

@@ -169,13 +169,13 @@ def _day_table(ctx: Context, day: date, store: MotionStore, *, store_health: boo
         return _with_set_attributes(ctx, cached, day, store)
     features = checked_features(ctx.ws, day)
     if store_health:
-        results = score_day(ctx.ws, day, ctx.cards, features)
+        scores = score_day(ctx.ws, day, ctx.cards, features)
         # What the models said today, with the model and its reasons, for the account page (no model: no file).
         score_store.write_day(ctx.ws, day, score_store.score_rows(ctx.ws, features))
     else:
-        results = stored_health(ctx.ws, day, features, ctx.cards)
+        scores = stored_health(ctx.ws, day, features, ctx.cards)
     week, month = stored_changes(ctx.ws, day)
-    table = day_table(features, health_frame(results, week, month), ctx.fields)
+    table = day_table(features, health_frame(scores, week, month), ctx.fields)
     # Scoring in memory continues the same stored history as scoring and storing: either way the table is the same.
     ctx.days.put(day, version, table)
     return _with_set_attributes(ctx, table, day, store)

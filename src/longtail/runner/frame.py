@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 
 from longtail.analytics import health_store
 from longtail.analytics.connect import SNAPSHOT_KINDS
-from longtail.analytics.health_run import customers
-from longtail.core.health import HealthResult, ScorecardSet, score_table
+from longtail.analytics.health_run import customers, score_batches
+from longtail.core.health import HealthResult, ScorecardSet
 from longtail.core.motion.load import motion_column
 from longtail.runner.evaluate import Fire
 from longtail.settings import Workspace
@@ -26,24 +26,34 @@ HEALTH_SCHEMA = pa.schema([("account_id", pa.string()), ("health_score", pa.floa
                            ("health_change_30d", pa.float64())])
 
 
-def health_frame(results: Sequence[HealthResult], week_ago: dict[str, float], month_ago: dict[str, float]) -> pa.Table:
-    """Health columns a condition may read, from scoring results and the scores 7 and 30 days before."""
-    ids = [r.account_id for r in results]
-    scores = [r.score for r in results]
+def health_frame(scores: pa.Table, week_ago: dict[str, float], month_ago: dict[str, float]) -> pa.Table:
+    """Health columns a condition may read, from the day's scores (account_id, score, band: what `score_day`
+    returns, or `result_scores` of results scored in memory) and the scores 7 and 30 days before."""
+    ids = scores.column("account_id").to_pylist()
+    values = scores.column("score").to_pylist()
     return pa.table([
-        pa.array(ids, pa.string()), pa.array(scores, pa.float64()), pa.array([r.band for r in results], pa.string()),
-        pa.array([None if a not in week_ago else s - week_ago[a] for a, s in zip(ids, scores, strict=True)],
+        pa.array(ids, pa.string()), pa.array(values, pa.float64()), scores.column("band").cast(pa.string()),
+        pa.array([None if a not in week_ago else s - week_ago[a] for a, s in zip(ids, values, strict=True)],
                  pa.float64()),
-        pa.array([None if a not in month_ago else s - month_ago[a] for a, s in zip(ids, scores, strict=True)],
+        pa.array([None if a not in month_ago else s - month_ago[a] for a, s in zip(ids, values, strict=True)],
                  pa.float64()),
     ], schema=HEALTH_SCHEMA)
 
 
-def stored_health(ws: Workspace, day: date, features: pa.Table, cards: ScorecardSet) -> list[HealthResult]:
-    """Health of the day's customers scored in memory (nothing is written), continuing the stored history."""
+def result_scores(results: Sequence[HealthResult]) -> pa.Table:
+    """account_id, score and band of results scored in memory, as `score_day` returns them for stored ones."""
+    return pa.table({"account_id": pa.array([r.account_id for r in results], pa.string()),
+                     "score": pa.array([r.score for r in results], pa.float64()),
+                     "band": pa.array([r.band for r in results], pa.string())})
+
+
+def stored_health(ws: Workspace, day: date, features: pa.Table, cards: ScorecardSet) -> pa.Table:
+    """account_id, score and band of the day's customers scored in memory (nothing is written), continuing the
+    stored history; scored in batches, of which only these columns are kept."""
     carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
     previous = health_store.previous_states(ws, day, with_components=carry)
-    return score_table(customers(features), cards, previous, as_of=day)
+    parts = [result_scores(batch) for batch in score_batches(customers(features), cards, previous, day)]
+    return pa.concat_tables(parts) if parts else result_scores([])
 
 
 def stored_changes(ws: Workspace, day: date) -> tuple[dict[str, float], dict[str, float]]:

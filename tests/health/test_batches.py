@@ -1,0 +1,97 @@
+"""`score_day` scores and stores a day in batches: the stored day is the one a single batch gives, batches are
+stored one by one (memory), and a batch out of account order is refused without touching the stored day."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from longtail.analytics import health_run, health_store
+from longtail.core.health import HealthResult, default_scorecards, score_table
+from longtail.settings import Workspace, init_workspace
+
+CARDS = default_scorecards()
+DAY = date(2026, 3, 2)
+
+
+def features(day: date, n: int, shift: int = 0) -> pa.Table:
+    """`n` customers in shuffled id order, with usage that differs between accounts and days."""
+    ids = [f"acc-{(i * 7919) % n:05d}" for i in range(n)]
+    usage = [float((i * 13 + shift) % 40) for i in range(n)]
+    return pa.table({
+        "account_id": ids, "as_of": [day] * n, "is_customer": [1] * n,
+        "events_28d": usage, "events_prev_28d": [float(u + 5) for u in usage],
+        "active_users_28d": [u % 9 for u in usage], "seat_utilisation": [u / 50.0 for u in usage],
+        "days_since_last_activity": [float(i % 30) for i in range(n)],
+        "tickets_high_priority_open": [float(i % 3) for i in range(n)],
+        "nps_latest": pa.array([None if i % 4 else float(i % 11) for i in range(n)], pa.float64()),
+    })
+
+
+def history(ws: Workspace, batch: int, monkeypatch: pytest.MonkeyPatch) -> list[pa.Table]:
+    """Three stored days (the last reads the first two: hysteresis and the 7-day change) at a batch size."""
+    monkeypatch.setattr(health_run, "SCORE_BATCH", batch)
+    days = [DAY - timedelta(days=7), DAY - timedelta(days=1), DAY]
+    summaries = [health_run.score_day(ws, d, CARDS, features(d, 500, shift=k)) for k, d in enumerate(days)]
+    for d, summary in zip(days, summaries, strict=True):
+        stored = health_store.read_day(ws, d)
+        assert stored is not None
+        assert summary.equals(stored.select(["account_id", "score", "band"]))
+    return [pq.read_table(health_store.day_file(ws, d)) for d in days]
+
+
+def test_batches_store_what_one_batch_stores(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = history(init_workspace(tmp_path / "whole"), 10_000, monkeypatch)
+    small = history(init_workspace(tmp_path / "small"), 64, monkeypatch)
+    assert [t.num_rows for t in small] == [500, 500, 500]
+    for one, many in zip(whole, small, strict=True):
+        assert many.equals(one)
+    ids = small[-1].column("account_id").to_pylist()
+    assert ids == sorted(ids) and len(set(ids)) == 500
+    assert small[-1].column("change_7d").null_count < 500  # the earlier days were read
+
+
+def test_each_batch_is_stored_before_the_next_is_scored(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, int]] = []
+    real_score, real_rows = score_table, health_store.results_table
+
+    def scoring(table: pa.Table, *args: object, **kwargs: object) -> list[HealthResult]:
+        calls.append(("score", table.num_rows))
+        return real_score(table, *args, **kwargs)  # type: ignore[arg-type]
+
+    def storing(ws: Workspace, as_of: date, results: Sequence[HealthResult], *args: object) -> pa.Table:
+        calls.append(("store", len(results)))
+        return real_rows(ws, as_of, results, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(health_run, "score_table", scoring)
+    monkeypatch.setattr(health_store, "results_table", storing)
+    monkeypatch.setattr(health_run, "SCORE_BATCH", 200)
+    health_run.score_day(init_workspace(tmp_path / "ws"), DAY, CARDS, features(DAY, 500))
+    assert calls == [("score", 200), ("store", 200), ("score", 200), ("store", 200), ("score", 100), ("store", 100)]
+
+
+def test_a_batch_out_of_order_is_refused_and_the_stored_day_kept(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "ws")
+    table = features(DAY, 50).sort_by("account_id")
+    results = score_table(table, CARDS, {}, as_of=DAY)
+    health_store.write_scored(ws, DAY, [results])
+    before = health_store.day_file(ws, DAY).read_bytes()
+    with pytest.raises(ValueError, match="out of account_id order"):
+        health_store.write_scored(ws, DAY, [results[25:], results[:25]])
+    assert health_store.day_file(ws, DAY).read_bytes() == before
+    assert [p.name for p in health_store.day_file(ws, DAY).parent.iterdir()] == ["scores.parquet"]
+
+
+def test_no_customers_stores_an_empty_day(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "ws")
+    summary = health_run.score_day(ws, DAY, CARDS, features(DAY, 0))
+    assert summary.num_rows == 0 and summary.column_names == ["account_id", "score", "band"]
+    stored = health_store.read_day(ws, DAY)
+    assert stored is not None and stored.num_rows == 0

@@ -180,15 +180,18 @@ def _feature_inputs(folder: Path, memory_limit: str) -> tuple[Any, Any, Any]:
 def _health(table: Any, day: date, ws: Any) -> dict[str, Any]:
     """What `longtail score` does after the features: score the customers with the built-in scorecards (previous
     state read from the store) and store the day's results (Parquet). Returns its seconds, CPU and counts."""
+    from longtail.analytics import health_store
     from longtail.analytics.health_run import score_day
     from longtail.core.health import default_scorecards
 
     began, cpu_began = time.perf_counter(), time.process_time()
-    results = score_day(ws, day, default_scorecards(), features=table)
-    red = sum(1 for r in results if r.band == "red")
-    return {"seconds": time.perf_counter() - began, "cpu_s": time.process_time() - cpu_began,
-            "scored": len(results), "red": red, "red_without_reasons": sum(
-                1 for r in results if r.band == "red" and not r.reasons)}
+    scores = score_day(ws, day, default_scorecards(), features=table)
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+    stored = health_store.read_day(ws, day, columns=["band", "reasons"])  # checked after the timing
+    red = [reasons for band, reasons in zip(stored.column("band").to_pylist(), stored.column("reasons").to_pylist(),
+                                            strict=True) if band == "red"]
+    return {"seconds": seconds, "cpu_s": cpu, "scored": scores.num_rows, "stored": stored.num_rows, "red": len(red),
+            "red_without_reasons": sum(1 for reasons in red if reasons in (None, "[]"))}
 
 
 def _workspace(folder: Path) -> Any:

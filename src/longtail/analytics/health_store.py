@@ -117,8 +117,12 @@ def _states(table: pa.Table, day: date, *, with_components: bool) -> dict[str, P
     return states
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""One encoder for every row: json.dumps with these options builds a new one per call (a third of its time)."""
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 @contextmanager
@@ -141,16 +145,21 @@ class _ComponentsJson:
     """Components as compact JSON, the same text json.dumps would give, several times faster."""
 
     def __init__(self) -> None:
-        self.prefixes: dict[tuple[str, str], str] = {}
+        # (metric, label, weight) -> the text before "value" and the weight's text
+        self.parts: dict[tuple[str, str, float], tuple[str, str]] = {}
 
     def __call__(self, components: Sequence[ComponentResult]) -> str:
         items = []
-        for c in components:
-            prefix = self.prefixes.get((c.metric, c.label))
-            if prefix is None:
-                prefix = self.prefixes[(c.metric, c.label)] = _dumps({"metric": c.metric, "label": c.label})[:-1]
-            items.append(f'{prefix},"value":{_num(c.value)},"carried":{"true" if c.carried else "false"},'
-                         f'"score":{_num(c.score)},"weight":{_num(c.weight)},"contribution":{_num(c.contribution)}}}')
+        for metric, label, value, carried, points, weight, share in components:
+            known = self.parts.get((metric, label, weight))
+            if known is None:
+                known = self.parts[(metric, label, weight)] = (
+                    _dumps({"metric": metric, "label": label})[:-1], _num(weight))
+            # numbers inline rather than through _num: this runs ~30 times per account
+            items.append(f'{known[0]},"value":{"null" if value is None else repr(float(value))},'
+                         f'"carried":{"true" if carried else "false"},'
+                         f'"score":{"null" if points is None else repr(float(points))},"weight":{known[1]},'
+                         f'"contribution":{float(share)!r}}}')
         return "[" + ",".join(items) + "]"
 
 

@@ -95,3 +95,17 @@ def test_no_customers_stores_an_empty_day(tmp_path: Path) -> None:
     assert summary.num_rows == 0 and summary.column_names == ["account_id", "score", "band"]
     stored = health_store.read_day(ws, DAY)
     assert stored is not None and stored.num_rows == 0
+
+
+def test_batches_of_whole_row_groups_write_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SCORE_BATCH is a multiple of the row group size, so the file is byte for byte what one write gives."""
+    monkeypatch.setattr(health_store, "ROW_GROUP_ROWS", 16)
+    files = []
+    for name, batch in (("whole", 10_000), ("batched", 64)):
+        ws = init_workspace(tmp_path / name)
+        monkeypatch.setattr(health_run, "SCORE_BATCH", batch)
+        health_run.score_day(ws, DAY, CARDS, features(DAY, 500))
+        files.append(health_store.day_file(ws, DAY).read_bytes())
+    assert files[0] == files[1]
+    assert pq.ParquetFile(tmp_path / "batched" / ".longtail" / "health" / f"as_of={DAY}" / "scores.parquet"
+                          ).metadata.num_row_groups == 32  # 500 rows in groups of 16

@@ -49,7 +49,8 @@ class _State:
     previous_day: date | None = None
     history: dict[str, dict[str, list[date]]] = field(default_factory=dict)
     fires: dict[str, set[tuple[date, str]]] = field(default_factory=dict)
-    bands: list[tuple[date, str, str]] = field(default_factory=list)
+    bands: list[pa.Table] = field(default_factory=list)  # (day, account_id, band) per scored batch: Arrow, not
+    # a Python tuple per account and day, which a year of a large book would not fit
     pending: list[SuccessCheck] = field(default_factory=list)
     outcomes: list[SuccessOutcome] = field(default_factory=list)
 
@@ -71,7 +72,6 @@ def _remember(state: _State, day: date, results: list[HealthResult]) -> None:
             as_of=day, band=r.band, score=r.score, pending_band=r.pending_band, pending_since=r.pending_since,
             component_values={c.metric: c.value for c in r.components if c.value is not None},
             scorecard=r.scorecard)
-        state.bands.append((day, r.account_id, r.band))
     state.scores[day].update((r.account_id, r.score) for r in results)
     for old in [d for d in state.scores if (day - d).days > 30]:
         del state.scores[old]
@@ -92,7 +92,11 @@ def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: Feat
     # accounts of a batch are not in any other, so remembering one never changes what the next one reads
     for results in score_batches(features, ctx.cards, state.health, day):
         _remember(state, day, results)
-        scores.append(result_scores(results))
+        batch = result_scores(results)
+        scores.append(batch)
+        state.bands.append(pa.table({"day": pa.array([day] * batch.num_rows, pa.date32()),
+                                     "account_id": batch.column("account_id"),
+                                     "band": batch.column("band").dictionary_encode()}))
     today = day_table(features, health_frame(pa.concat_tables(scores) if scores else result_scores([]), week, month),
                       ctx.fields)
     today, assigned = ev.with_tiers(con, today, motion, previous=state.tiers, overrides=(), day=day)
@@ -167,10 +171,10 @@ def backtest(ws: Workspace, first: date, last: date, *, every: int = 1, horizon_
             entry.update({"success_when": book.success.when, "success_horizon_days": book.success.horizon_days,
                           **rate.as_dict()})
         report.append(entry)
-    health = pa.table({"day": pa.array([d for d, _, _ in state.bands], pa.date32()),
-                       "account_id": pa.array([a for _, a, _ in state.bands], pa.string()),
-                       "band": pa.array([b for _, _, b in state.bands], pa.string())})
-    bands = sorted({b for _, _, b in state.bands})
+    health = (pa.concat_tables(state.bands, promote_options="permissive") if state.bands else
+              pa.table({"day": pa.array([], pa.date32()), "account_id": pa.array([], pa.string()),
+                        "band": pa.array([], pa.string())}))
+    bands = sorted(str(b) for b in pc.unique(pc.cast(health.column("band"), pa.string())).to_pylist())
     band_report = [{"band": b, **band_stats(health, b, outcomes, population, horizon_days=horizon_days, start=first,
                                             end=last, csm_count=csms).as_dict()} for b in bands]
     base = next((r["base_rate"] for r in report), None) if report else (

@@ -32,10 +32,12 @@ from longtail.errors import UsageError
 from longtail.predict.scoring import with_null_scores
 from longtail.runner import evaluate as ev
 from longtail.runner.daily import Context, context
-from longtail.runner.frame import day_table, health_frame, in_day, result_scores
+from longtail.runner.frame import day_table, health_frame, in_day, result_scores, stack_scores
 from longtail.settings import Workspace
 
 MAX_EVALUATIONS = 2_000
+_BANDS = pa.schema([("day", pa.date32()), ("account_id", pa.string()),
+                    ("band", pa.dictionary(pa.int32(), pa.string()))])
 
 
 @dataclass
@@ -49,8 +51,8 @@ class _State:
     previous_day: date | None = None
     history: dict[str, dict[str, list[date]]] = field(default_factory=dict)
     fires: dict[str, set[tuple[date, str]]] = field(default_factory=dict)
-    bands: list[pa.Table] = field(default_factory=list)  # (day, account_id, band) per scored batch: Arrow, not
-    # a Python tuple per account and day, which a year of a large book would not fit
+    bands: list[pa.Table] = field(default_factory=list)  # _BANDS per evaluated day: Arrow, not a Python tuple per
+    # account and day, which a year of a large book would not fit
     pending: list[SuccessCheck] = field(default_factory=list)
     outcomes: list[SuccessOutcome] = field(default_factory=list)
 
@@ -86,19 +88,18 @@ def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: Feat
                                                                         tz=ws.settings.timezone))))
     week = state.scores.get(day - timedelta(days=7), {})
     month = state.scores.get(day - timedelta(days=30), {})
-    scores = []
+    parts = []
     state.scores[day] = {}
     # batch by batch: a batch's results are summed up into the state before the next is scored (memory); the
     # accounts of a batch are not in any other, so remembering one never changes what the next one reads
     for results in score_batches(features, ctx.cards, state.health, day):
         _remember(state, day, results)
-        batch = result_scores(results)
-        scores.append(batch)
-        state.bands.append(pa.table({"day": pa.array([day] * batch.num_rows, pa.date32()),
-                                     "account_id": batch.column("account_id"),
-                                     "band": batch.column("band").dictionary_encode()}))
-    today = day_table(features, health_frame(pa.concat_tables(scores) if scores else result_scores([]), week, month),
-                      ctx.fields)
+        parts.append(result_scores(results))
+    scores = stack_scores(parts)
+    state.bands.append(pa.table({"day": pa.array([day] * scores.num_rows, pa.date32()),
+                                 "account_id": scores.column("account_id"),
+                                 "band": scores.column("band").dictionary_encode()}, schema=_BANDS))
+    today = day_table(features, health_frame(scores, week, month), ctx.fields)
     today, assigned = ev.with_tiers(con, today, motion, previous=state.tiers, overrides=(), day=day)
     if assigned is not None:
         state.tiers = dict(zip(assigned.column("account_id").to_pylist(), assigned.column("tier").to_pylist(),
@@ -171,9 +172,7 @@ def backtest(ws: Workspace, first: date, last: date, *, every: int = 1, horizon_
             entry.update({"success_when": book.success.when, "success_horizon_days": book.success.horizon_days,
                           **rate.as_dict()})
         report.append(entry)
-    health = (pa.concat_tables(state.bands, promote_options="permissive") if state.bands else
-              pa.table({"day": pa.array([], pa.date32()), "account_id": pa.array([], pa.string()),
-                        "band": pa.array([], pa.string())}))
+    health = pa.concat_tables(state.bands) if state.bands else _BANDS.empty_table()
     bands = sorted(str(b) for b in pc.unique(pc.cast(health.column("band"), pa.string())).to_pylist())
     band_report = [{"band": b, **band_stats(health, b, outcomes, population, horizon_days=horizon_days, start=first,
                                             end=last, csm_count=csms).as_dict()} for b in bands]

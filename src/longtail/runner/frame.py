@@ -52,7 +52,11 @@ def stored_health(ws: Workspace, day: date, features: pa.Table, cards: Scorecard
     stored history; scored in batches, of which only these columns are kept."""
     carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
     previous = health_store.previous_states(ws, day, with_components=carry)
-    parts = [result_scores(batch) for batch in score_batches(customers(features), cards, previous, day)]
+    return stack_scores([result_scores(batch) for batch in score_batches(customers(features), cards, previous, day)])
+
+
+def stack_scores(parts: Sequence[pa.Table]) -> pa.Table:
+    """The `result_scores` of a day's batches as one table (an empty one for no batch)."""
     return pa.concat_tables(parts) if parts else result_scores([])
 
 

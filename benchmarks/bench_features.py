@@ -191,7 +191,7 @@ def _health(table: Any, day: date, ws: Any) -> dict[str, Any]:
     red = [reasons for band, reasons in zip(stored.column("band").to_pylist(), stored.column("reasons").to_pylist(),
                                             strict=True) if band == "red"]
     return {"seconds": seconds, "cpu_s": cpu, "scored": scores.num_rows, "stored": stored.num_rows, "red": len(red),
-            "red_without_reasons": sum(1 for reasons in red if reasons in (None, "[]"))}
+            "red_without_reasons": sum(1 for reasons in red if not reasons)}
 
 
 def _workspace(folder: Path) -> Any:

@@ -3,7 +3,6 @@ stored one by one (memory), and a batch out of account order is refused without 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from longtail.analytics import health_run, health_store
-from longtail.core.health import HealthResult, default_scorecards, score_table
+from longtail.core.health import default_scorecards
+from longtail.core.health.columnar import score_columns
 from longtail.settings import Workspace, init_workspace
 
 CARDS = default_scorecards()
@@ -60,18 +60,18 @@ def test_batches_store_what_one_batch_stores(tmp_path: Path,
 def test_each_batch_is_stored_before_the_next_is_scored(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, int]] = []
-    real_score, real_rows = score_table, health_store.results_table
+    real_score, real_rows = score_columns, health_store.with_changes
 
-    def scoring(table: pa.Table, *args: object, **kwargs: object) -> list[HealthResult]:
+    def scoring(table: pa.Table, *args: object, **kwargs: object) -> pa.Table:
         calls.append(("score", table.num_rows))
         return real_score(table, *args, **kwargs)  # type: ignore[arg-type]
 
-    def storing(ws: Workspace, as_of: date, results: Sequence[HealthResult], *args: object) -> pa.Table:
-        calls.append(("store", len(results)))
-        return real_rows(ws, as_of, results, *args)  # type: ignore[arg-type]
+    def storing(results: pa.Table, *args: object) -> pa.Table:
+        calls.append(("store", results.num_rows))
+        return real_rows(results, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(health_run, "score_table", scoring)
-    monkeypatch.setattr(health_store, "results_table", storing)
+    monkeypatch.setattr(health_run, "score_columns", scoring)
+    monkeypatch.setattr(health_store, "with_changes", storing)
     monkeypatch.setattr(health_run, "SCORE_BATCH", 200)
     health_run.score_day(init_workspace(tmp_path / "ws"), DAY, CARDS, features(DAY, 500))
     assert calls == [("score", 200), ("store", 200), ("score", 200), ("store", 200), ("score", 100), ("store", 100)]
@@ -80,11 +80,13 @@ def test_each_batch_is_stored_before_the_next_is_scored(tmp_path: Path,
 def test_a_batch_out_of_order_is_refused_and_the_stored_day_kept(tmp_path: Path) -> None:
     ws = init_workspace(tmp_path / "ws")
     table = features(DAY, 50).sort_by("account_id")
-    results = score_table(table, CARDS, {}, as_of=DAY)
+    results = score_columns(table, CARDS, None, DAY)
     health_store.write_scored(ws, DAY, [results])
     before = health_store.day_file(ws, DAY).read_bytes()
     with pytest.raises(ValueError, match="out of account_id order"):
-        health_store.write_scored(ws, DAY, [results[25:], results[:25]])
+        health_store.write_scored(ws, DAY, [results.slice(25), results.slice(0, 25)])
+    with pytest.raises(ValueError, match="sorted by account_id"):
+        health_store.write_scored(ws, DAY, [results.take(list(reversed(range(50))))])
     assert health_store.day_file(ws, DAY).read_bytes() == before
     assert [p.name for p in health_store.day_file(ws, DAY).parent.iterdir()] == ["scores.parquet"]
 

@@ -112,16 +112,32 @@ def test_default_scorecards_score_a_table(workspace: Workspace) -> None:
     assert health_store.read_scores(workspace, day).keys() == {"a", "b"}
 
 
-def test_components_json_matches_json_dumps() -> None:
+def test_files_of_earlier_versions_with_json_details_read_the_same(workspace: Workspace) -> None:
+    """Files written before the detail columns were nested hold them as JSON text; they read as the new ones."""
     import json
 
-    from longtail.core.health import ComponentResult
+    import pyarrow.parquet as pq
 
-    parts = [ComponentResult("a", 'Quote " and é', 1.5, False, 33.333333333333336, 2.0, 1e-07),
-             ComponentResult("b", "B", None, True, None, 1.0, 0.0)]
-    text = health_store._ComponentsJson()(parts)
-    assert json.loads(text) == [p.as_dict() for p in parts]
-    assert text == json.dumps([p.as_dict() for p in parts], separators=(",", ":"), ensure_ascii=False)
+    first, second = date(2026, 2, 1), date(2026, 2, 2)
+    run(workspace, first, [10, 2, None])
+    path = health_store.day_file(workspace, first)
+    new = pq.read_table(path)
+    row_before, states_before = health_store.read_account(workspace, first, "acc-1"), run_previous(workspace, second)
+    legacy = new
+    for name in health_store.DETAIL_COLUMNS:
+        text = [json.dumps(v, separators=(",", ":"), ensure_ascii=False) for v in new.column(name).to_pylist()]
+        legacy = legacy.set_column(legacy.column_names.index(name), name, pa.array(text, pa.string()))
+    pq.write_table(legacy, path)
+    assert pa.types.is_string(pq.read_table(path).schema.field("components").type)
+    assert health_store.read_account(workspace, first, "acc-1") == row_before
+    assert health_store.read_day(workspace, first) == new
+    assert run_previous(workspace, second) == states_before
+    previous = health_store.previous_results(workspace, second)
+    assert previous is not None and previous.equals(new.select(list(health_store.PREVIOUS_COLUMNS)))
+
+
+def run_previous(ws: Workspace, day: date) -> dict[str, health_store.PreviousState]:
+    return health_store.previous_states(ws, day)
 
 
 @given(st.lists(st.lists(st.one_of(st.none(), st.floats(-5, 20), st.just(float("nan"))), min_size=3, max_size=3),

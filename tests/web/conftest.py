@@ -3,7 +3,6 @@ stored health day and five users (one per role, two CSMs), served by `create_app
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -107,8 +106,8 @@ def _write_health(ws: Workspace) -> None:
     rows: list[dict[str, Any]] = [
         {"account_id": a, "as_of": date(2025, 4, 14), "score": score, "band": band, "raw_band": band,
          "pending_band": None, "pending_since": None, "scorecard": "default", "scorecard_hash": "h",
-         "components": json.dumps([{"metric": "events_28d", "score": score}]),
-         "reasons": json.dumps([f"reason for {a}"]), "path_to_green": json.dumps([]), "green_reachable": True,
+         "components": [{"metric": "events_28d", "score": score}],
+         "reasons": [f"reason for {a}"], "path_to_green": [], "green_reachable": True,
          "change_7d": None, "change_30d": None}
         for a, score, band in (("a1", 42.0, "red"), ("a2", 71.5, "yellow"))
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date
 
 import pyarrow as pa
@@ -11,14 +11,8 @@ import pyarrow.compute as pc
 
 from longtail.analytics import features as feature_tables
 from longtail.analytics import health_store
-from longtail.core.health import (
-    HealthResult,
-    PreviousState,
-    ScorecardSet,
-    default_scorecards,
-    load_scorecards,
-    score_table,
-)
+from longtail.core.health import ScorecardSet, default_scorecards, load_scorecards
+from longtail.core.health.columnar import score_columns
 from longtail.errors import ConfigError, LongtailError
 from longtail.settings import Workspace
 
@@ -65,16 +59,17 @@ def customers(features: pa.Table) -> pa.Table:
 
 SCORE_BATCH = 16 * 4096
 """Accounts scored per batch by `score_day`: results of one batch are stored before the next is scored, which
-bounds memory (a million `HealthResult`s take ~6 GB). A multiple of the store's row group size, so batching
-leaves the file's row groups where one write would put them."""
+bounds memory (a million accounts' results, reasons and paths take ~1 GB as Arrow). A multiple of the store's
+row group size, so batching leaves the file's row groups where one write would put them."""
 
 
-def score_batches(features: pa.Table, cards: ScorecardSet, previous: Mapping[str, PreviousState], day: date
-                  ) -> Iterator[list[HealthResult]]:
-    """`score_table` over consecutive slices of `SCORE_BATCH` rows, each scored only when asked for: a caller that
-    keeps what it needs of a batch (stores it, sums it up) before taking the next holds one batch at a time."""
+def score_batches(features: pa.Table, cards: ScorecardSet, previous: pa.Table | None, day: date
+                  ) -> Iterator[pa.Table]:
+    """`score_columns` over consecutive slices of `SCORE_BATCH` rows, each scored only when asked for: a caller
+    that keeps what it needs of a batch (stores it, sums it up) before taking the next holds one batch at a time.
+    `previous`: the `PREVIOUS_COLUMNS` of the last results before `day` (None: none)."""
     for start in range(0, features.num_rows, SCORE_BATCH):
-        yield score_table(features.slice(start, SCORE_BATCH), cards, previous, as_of=day)
+        yield score_columns(features.slice(start, SCORE_BATCH), cards, previous, day)
 
 
 def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table | None = None) -> pa.Table:
@@ -83,8 +78,7 @@ def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table 
     Returns the stored account_id, score and band of each, sorted by account_id (the whole results are in the
     store: `health_store.read_day`, `read_account`).
     """
-    carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
-    previous = health_store.previous_states(ws, day, with_components=carry)
+    previous = health_store.previous_results(ws, day)
     table = features if features is not None else checked_features(ws, day)
     scored = customers(table).sort_by("account_id")
     path, summary = health_store.write_scored(ws, day, score_batches(scored, cards, previous, day))

@@ -13,16 +13,18 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from longtail.core.health import ComponentResult, HealthResult, PreviousState
+from longtail.core.health import HealthResult, PreviousState
+from longtail.core.health.columnar import PREVIOUS_COLUMNS, RESULT_SCHEMA, results_columns
 from longtail.settings import Workspace
 
 log = logging.getLogger(__name__)
@@ -35,22 +37,13 @@ PREFIX = "as_of="
 ROW_GROUP_ROWS = 4096
 
 SCHEMA = pa.schema([
-    ("account_id", pa.string()),
-    ("as_of", pa.date32()),
-    ("score", pa.float64()),
-    ("band", pa.string()),
-    ("raw_band", pa.string()),
-    ("pending_band", pa.string()),
-    ("pending_since", pa.date32()),
-    ("scorecard", pa.string()),
-    ("scorecard_hash", pa.string()),
-    ("components", pa.string()),  # JSON list of {metric, label, value, carried, score, weight, contribution}
-    ("reasons", pa.string()),  # JSON list of sentences, worst first
-    ("path_to_green", pa.string()),  # JSON list of {metric, current, target, strict, sentence}
-    ("green_reachable", pa.bool_()),
-    ("change_7d", pa.float64()),  # score minus the stored score 7 days earlier; null when none is stored
-    ("change_30d", pa.float64()),
+    *RESULT_SCHEMA,  # account_id, as_of, score, band, ..., components, reasons, path_to_green, green_reachable
+    pa.field("change_7d", pa.float64()),  # score minus the stored score 7 days earlier; null when none is stored
+    pa.field("change_30d", pa.float64()),
 ])
+DETAIL_COLUMNS = ("components", "reasons", "path_to_green")
+"""Nested Arrow columns (lists of structs and of strings). Files written before they were nested hold the same
+as JSON text; `decoded` reads either."""
 
 
 def health_dir(ws: Workspace) -> Path:
@@ -79,7 +72,17 @@ def read_day(ws: Workspace, day: date, columns: Sequence[str] | None = None) -> 
     path = day_file(ws, day)
     if not path.is_file():
         return None
-    return pq.read_table(path, columns=list(columns) if columns else None)
+    return decoded(pq.read_table(path, columns=list(columns) if columns else None))
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """The table with any detail column stored as JSON text (files of earlier versions) parsed to its nested type."""
+    for name in DETAIL_COLUMNS:
+        if name in table.column_names and pa.types.is_string(table.schema.field(name).type):
+            kind = SCHEMA.field(name).type
+            parsed = pa.array([None if v is None else json.loads(v) for v in table.column(name).to_pylist()], kind)
+            table = table.set_column(table.column_names.index(name), name, parsed)
+    return table
 
 
 def read_scores(ws: Workspace, day: date) -> dict[str, float]:
@@ -89,12 +92,23 @@ def read_scores(ws: Workspace, day: date) -> dict[str, float]:
     return dict(zip(table.column("account_id").to_pylist(), table.column("score").to_pylist(), strict=True))
 
 
-def previous_states(ws: Workspace, as_of: date, *, with_components: bool = True) -> dict[str, PreviousState]:
-    """Per account, the state stored on the most recent date before `as_of` (empty if none)."""
+def previous_day(ws: Workspace, as_of: date) -> date | None:
     earlier = [d for d in stored_dates(ws) if d < as_of]
-    if not earlier:
+    return earlier[-1] if earlier else None
+
+
+def previous_results(ws: Workspace, as_of: date) -> pa.Table | None:
+    """The `PREVIOUS_COLUMNS` stored on the most recent date before `as_of` (None if none): what `score_columns`
+    reads for hysteresis and carry_last."""
+    day = previous_day(ws, as_of)
+    return None if day is None else read_day(ws, day, PREVIOUS_COLUMNS)
+
+
+def previous_states(ws: Workspace, as_of: date, *, with_components: bool = True) -> dict[str, PreviousState]:
+    """Per account, the state stored on the most recent date before `as_of` (empty if none), as `score` takes it."""
+    day = previous_day(ws, as_of)
+    if day is None:
         return {}
-    day = earlier[-1]
     names = ["account_id", "score", "band", "pending_band", "pending_since", "scorecard"]
     table = read_day(ws, day, [*names, "components"] if with_components else names)
     assert table is not None
@@ -108,21 +122,13 @@ def _states(table: pa.Table, day: date, *, with_components: bool) -> dict[str, P
     for i, account in enumerate(cols["account_id"]):
         values: dict[str, float] = {}
         if with_components:
-            for comp in json.loads(cols["components"][i]):
+            for comp in cols["components"][i]:
                 if comp["value"] is not None:
                     values[comp["metric"]] = float(comp["value"])
         states[account] = PreviousState(as_of=day, band=cols["band"][i], score=cols["score"][i],
                                         pending_band=cols["pending_band"][i], pending_since=cols["pending_since"][i],
                                         component_values=values, scorecard=cols["scorecard"][i])
     return states
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-"""One encoder for every row: json.dumps with these options builds a new one per call (a third of its time)."""
-
-
-def _dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
 
 
 @contextmanager
@@ -137,83 +143,51 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _num(value: float | None) -> str:
-    return "null" if value is None else repr(float(value))  # finite floats only: repr is valid JSON
-
-
-class _ComponentsJson:
-    """Components as compact JSON, the same text json.dumps would give, several times faster."""
-
-    def __init__(self) -> None:
-        # (metric, label, weight) -> the text before "value" and the weight's text
-        self.parts: dict[tuple[str, str, float], tuple[str, str]] = {}
-
-    def __call__(self, components: Sequence[ComponentResult]) -> str:
-        items = []
-        for metric, label, value, carried, points, weight, share in components:
-            known = self.parts.get((metric, label, weight))
-            if known is None:
-                known = self.parts[(metric, label, weight)] = (
-                    _dumps({"metric": metric, "label": label})[:-1], _num(weight))
-            # numbers inline rather than through _num: this runs ~30 times per account
-            items.append(f'{known[0]},"value":{"null" if value is None else repr(float(value))},'
-                         f'"carried":{"true" if carried else "false"},'
-                         f'"score":{"null" if points is None else repr(float(points))},"weight":{known[1]},'
-                         f'"contribution":{float(share)!r}}}')
-        return "[" + ",".join(items) + "]"
-
-
 SUMMARY_COLUMNS = ("account_id", "score", "band")
 """What `write_scored` hands back of each stored row (the full rows stay on disk)."""
 
 
-def results_table(ws: Workspace, as_of: date, results: Sequence[HealthResult],
-                  changes: tuple[Mapping[str, float], Mapping[str, float]] | None = None) -> pa.Table:
-    """The stored rows of `results`, sorted by account_id. `changes`: the scores 7 and 30 days before (read from
-    the store when not given)."""
+def with_changes(scored: pa.Table, changes: tuple[pa.Table | None, pa.Table | None]) -> pa.Table:
+    """`score_columns` rows with change_7d and change_30d: the score minus the one stored 7 and 30 days before
+    (`changes`: those days' account_id and score, None when not stored), rounded to 6 places like the score."""
+    ids = scored.column("account_id")
+    now = scored.column("score").to_pylist()
+    for name, earlier in zip(("change_7d", "change_30d"), changes, strict=True):
+        if earlier is None or earlier.num_rows == 0:
+            change = pa.nulls(scored.num_rows, pa.float64())
+        else:
+            then = earlier.column("score").take(pc.index_in(ids, value_set=earlier.column("account_id"))).to_pylist()
+            change = pa.array([None if old is None else round(new - old, 6)
+                               for old, new in zip(then, now, strict=True)], pa.float64())
+        scored = scored.append_column(name, change)
+    return scored
+
+
+def results_table(ws: Workspace, as_of: date, results: Sequence[HealthResult]) -> pa.Table:
+    """The stored rows of `HealthResult`s, sorted by account_id, with the changes read from the store."""
     ordered = sorted(results, key=lambda r: r.account_id)
-    week, month = changes if changes is not None else _changes(ws, as_of)
-    encode = _ComponentsJson()
-
-    def change(old: float | None, new: float) -> float | None:
-        return None if old is None else round(new - old, 6)
-
-    data = {
-        "account_id": [r.account_id for r in ordered],
-        "as_of": [as_of] * len(ordered),
-        "score": [r.score for r in ordered],
-        "band": [r.band for r in ordered],
-        "raw_band": [r.raw_band for r in ordered],
-        "pending_band": [r.pending_band for r in ordered],
-        "pending_since": [r.pending_since for r in ordered],
-        "scorecard": [r.scorecard for r in ordered],
-        "scorecard_hash": [r.scorecard_hash for r in ordered],
-        "components": [encode(r.components) for r in ordered],
-        "reasons": [_dumps(list(r.reasons)) for r in ordered],
-        "path_to_green": [_dumps([p.as_dict() for p in r.path_to_green]) for r in ordered],
-        "green_reachable": [r.green_reachable for r in ordered],
-        "change_7d": [change(week.get(r.account_id), r.score) for r in ordered],
-        "change_30d": [change(month.get(r.account_id), r.score) for r in ordered],
-    }
-    return pa.table(data, schema=SCHEMA)
+    return with_changes(results_columns(ordered), _changes(ws, as_of))
 
 
-def _changes(ws: Workspace, as_of: date) -> tuple[dict[str, float], dict[str, float]]:
-    return read_scores(ws, as_of - timedelta(days=7)), read_scores(ws, as_of - timedelta(days=30))
+def _changes(ws: Workspace, as_of: date) -> tuple[pa.Table | None, pa.Table | None]:
+    return (read_day(ws, as_of - timedelta(days=7), ["account_id", "score"]),
+            read_day(ws, as_of - timedelta(days=30), ["account_id", "score"]))
 
 
 def write_results(ws: Workspace, as_of: date, results: Sequence[HealthResult]) -> Path:
-    """Store one date's results, replacing what was stored for that date. Returns the file."""
-    return write_scored(ws, as_of, [results])[0]
+    """Store one date's `HealthResult`s, replacing what was stored for that date. Returns the file."""
+    if any(r.as_of != as_of for r in results):
+        raise ValueError(f"every result must be for {as_of}")
+    return write_scored(ws, as_of, [results_columns(sorted(results, key=lambda r: r.account_id))])[0]
 
 
-def write_scored(ws: Workspace, as_of: date, batches: Iterable[Sequence[HealthResult]]) -> tuple[Path, pa.Table]:
-    """Store one date's results, given in batches, replacing what was stored for that date.
+def write_scored(ws: Workspace, as_of: date, batches: Iterable[pa.Table]) -> tuple[Path, pa.Table]:
+    """Store one date's results (`score_columns` tables, given in batches), replacing what was stored that date.
 
-    Each batch is turned into rows and written before the next is asked for, so a day of a million accounts never
-    holds more than one batch of `HealthResult`s (they take kilobytes each). Batches must come in account_id
-    order (each batch's accounts after the previous batch's) so the file stays sorted; that is checked.
-    Returns the file and the stored `SUMMARY_COLUMNS` of every row.
+    Each batch is written before the next is asked for, so a day of a million accounts never holds more than
+    one batch of results. Batches must come in account_id order (each batch's accounts after the previous
+    batch's, each sorted) so the file stays sorted; that is checked. Returns the file and the stored
+    `SUMMARY_COLUMNS` of every row.
     """
     changes = _changes(ws, as_of)
     target = day_file(ws, as_of)
@@ -224,13 +198,9 @@ def write_scored(ws: Workspace, as_of: date, batches: Iterable[Sequence[HealthRe
     try:
         with pq.ParquetWriter(tmp, SCHEMA) as writer:
             for batch in batches:
-                if any(r.as_of != as_of for r in batch):
-                    raise ValueError(f"every result must be for {as_of}")
-                with _no_gc():
-                    table = results_table(ws, as_of, batch, changes)
-                _check_order(summaries, table)
-                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-                summaries.append(table.select(list(SUMMARY_COLUMNS)))
+                _check_batch(batch, as_of, summaries)
+                writer.write_table(with_changes(batch, changes), row_group_size=ROW_GROUP_ROWS)
+                summaries.append(batch.select(list(SUMMARY_COLUMNS)))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -238,6 +208,17 @@ def write_scored(ws: Workspace, as_of: date, batches: Iterable[Sequence[HealthRe
     summary = pa.concat_tables(summaries) if summaries else SCHEMA.empty_table().select(list(SUMMARY_COLUMNS))
     log.info("health.store.write as_of=%s accounts=%d", as_of, summary.num_rows)
     return target, summary
+
+
+def _check_batch(batch: pa.Table, as_of: date, before: list[pa.Table]) -> None:
+    if batch.schema != RESULT_SCHEMA:
+        raise ValueError(f"a batch of results must have the columns of RESULT_SCHEMA, got {batch.schema.names}")
+    if batch.num_rows and pc.any(pc.not_equal(batch.column("as_of"), pa.scalar(as_of, pa.date32()))).as_py():
+        raise ValueError(f"every result must be for {as_of}")
+    ids = batch.column("account_id")
+    if batch.num_rows > 1 and not pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+        raise ValueError("a batch of results must be sorted by account_id, each account once")
+    _check_order(before, batch)
 
 
 def _check_order(before: list[pa.Table], table: pa.Table) -> None:
@@ -257,7 +238,12 @@ def read_account(ws: Workspace, as_of: date, account_id: str) -> dict[str, Any] 
     rows = pq.read_table(path, filters=[("account_id", "==", account_id)]).to_pylist()
     if not rows:
         return None
-    row: dict[str, Any] = rows[0]
-    for name in ("components", "reasons", "path_to_green"):
-        row[name] = json.loads(row[name])
+    return decoded_row(rows[0])
+
+
+def decoded_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row (`to_pylist`) with its detail columns as lists, from either storage (see `decoded`)."""
+    for name in DETAIL_COLUMNS:
+        value = row.get(name)
+        row[name] = json.loads(value) if isinstance(value, str) else (value or [])
     return row

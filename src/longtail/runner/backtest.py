@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from longtail.analytics.connect import connect, workspace_feature_defs
 from longtail.analytics.health_run import customers, score_batches
 from longtail.core.features import AnalyticTables, FeatureSet, feature_table
-from longtail.core.health import HealthResult, PreviousState
+from longtail.core.health.columnar import PREVIOUS_COLUMNS
 from longtail.core.motion.backtest import (
     DEFAULT_HORIZON_DAYS,
     band_stats,
@@ -44,7 +44,7 @@ _BANDS = pa.schema([("day", pa.date32()), ("account_id", pa.string()),
 class _State:
     """What the store would hold between days, kept in memory for the replay."""
 
-    health: dict[str, PreviousState] = field(default_factory=dict)
+    health: pa.Table | None = None  # PREVIOUS_COLUMNS: each account's latest results
     scores: dict[date, dict[str, float]] = field(default_factory=dict)
     tiers: dict[str, str] = field(default_factory=dict)
     previous: pa.Table | None = None
@@ -68,13 +68,17 @@ def evaluation_days(first: date, last: date, every: int) -> list[date]:
     return days
 
 
-def _remember(state: _State, day: date, results: list[HealthResult]) -> None:
+def _remember(state: _State, day: date, results: list[pa.Table]) -> None:
+    """Keep the day's results as the previous state of their accounts (an account not scored today keeps its
+    older state), and its scores for the 7- and 30-day changes."""
+    today = pa.concat_tables([r.select(list(PREVIOUS_COLUMNS)) for r in results]) if results else None
+    if today is not None and state.health is not None:
+        kept = state.health.filter(pc.invert(pc.is_in(state.health.column("account_id"),
+                                                       value_set=today.column("account_id"))))
+        today = pa.concat_tables([kept, today])
+    state.health = today if today is not None else state.health
     for r in results:
-        state.health[r.account_id] = PreviousState(
-            as_of=day, band=r.band, score=r.score, pending_band=r.pending_band, pending_since=r.pending_since,
-            component_values={c.metric: c.value for c in r.components if c.value is not None},
-            scorecard=r.scorecard)
-    state.scores[day].update((r.account_id, r.score) for r in results)
+        state.scores[day].update(zip(r.column("account_id").to_pylist(), r.column("score").to_pylist(), strict=True))
     for old in [d for d in state.scores if (day - d).days > 30]:
         del state.scores[old]
 
@@ -88,13 +92,14 @@ def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: Feat
                                                                         tz=ws.settings.timezone))))
     week = state.scores.get(day - timedelta(days=7), {})
     month = state.scores.get(day - timedelta(days=30), {})
-    parts = []
+    parts, kept = [], []
     state.scores[day] = {}
-    # batch by batch: a batch's results are summed up into the state before the next is scored (memory); the
-    # accounts of a batch are not in any other, so remembering one never changes what the next one reads
+    # batch by batch: of each batch only what the replay needs is kept (memory), and the previous state is
+    # replaced once the whole day is scored
     for results in score_batches(features, ctx.cards, state.health, day):
-        _remember(state, day, results)
+        kept.append(results.select(list(PREVIOUS_COLUMNS)).append_column("score", results.column("score")))
         parts.append(result_scores(results))
+    _remember(state, day, kept)
     scores = stack_scores(parts)
     state.bands.append(pa.table({"day": pa.array([day] * scores.num_rows, pa.date32()),
                                  "account_id": scores.column("account_id"),

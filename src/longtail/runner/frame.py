@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 from longtail.analytics import health_store
 from longtail.analytics.connect import SNAPSHOT_KINDS
 from longtail.analytics.health_run import customers, score_batches
-from longtail.core.health import HealthResult, ScorecardSet
+from longtail.core.health import ScorecardSet
+from longtail.core.health.columnar import RESULT_SCHEMA
 from longtail.core.motion.load import motion_column
 from longtail.runner.evaluate import Fire
 from longtail.settings import Workspace
@@ -40,24 +41,22 @@ def health_frame(scores: pa.Table, week_ago: dict[str, float], month_ago: dict[s
     ], schema=HEALTH_SCHEMA)
 
 
-def result_scores(results: Sequence[HealthResult]) -> pa.Table:
-    """account_id, score and band of results scored in memory, as `score_day` returns them for stored ones."""
-    return pa.table({"account_id": pa.array([r.account_id for r in results], pa.string()),
-                     "score": pa.array([r.score for r in results], pa.float64()),
-                     "band": pa.array([r.band for r in results], pa.string())})
+def result_scores(results: pa.Table) -> pa.Table:
+    """account_id, score and band of results scored in memory (`score_columns`), as `score_day` returns them for
+    stored ones."""
+    return results.select(list(health_store.SUMMARY_COLUMNS))
 
 
 def stored_health(ws: Workspace, day: date, features: pa.Table, cards: ScorecardSet) -> pa.Table:
     """account_id, score and band of the day's customers scored in memory (nothing is written), continuing the
     stored history; scored in batches, of which only these columns are kept."""
-    carry = any(c.on_null == "carry_last" for card in cards.scorecards for c in card.components)
-    previous = health_store.previous_states(ws, day, with_components=carry)
+    previous = health_store.previous_results(ws, day)
     return stack_scores([result_scores(batch) for batch in score_batches(customers(features), cards, previous, day)])
 
 
 def stack_scores(parts: Sequence[pa.Table]) -> pa.Table:
     """The `result_scores` of a day's batches as one table (an empty one for no batch)."""
-    return pa.concat_tables(parts) if parts else result_scores([])
+    return pa.concat_tables(parts) if parts else result_scores(RESULT_SCHEMA.empty_table())
 
 
 def stored_changes(ws: Workspace, day: date) -> tuple[dict[str, float], dict[str, float]]:

@@ -6,9 +6,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from longtail.core.health.model import BandsTransform, Component, LinearBoundedTransform, LinearTransform
 
 _TOL = 1e-9
+
+Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +119,33 @@ def _snap(target: Target, step: float, higher: bool, enough: Callable[[float], b
             break
         q += 1 if higher else -1
     return Target(q * step, strict=False)
+
+
+def vector_score(comp: Component) -> Callable[[Floats], Floats]:
+    """The component's transform over an array of finite values: the arithmetic of `compile_transform`'s score."""
+    higher = comp.polarity == "higher_is_better"
+    t = comp.transform
+    if isinstance(t, BandsTransform):
+        steps = [(s.below, s.inclusive, s.score) for s in t.steps]
+
+        def bands(values: Floats) -> Floats:
+            points = np.full(len(values), steps[-1][2])
+            for below, inclusive, score in reversed(steps):  # the first step that takes the value wins
+                if below is None:
+                    points[:] = score
+                else:
+                    hit = (values < below) | (values == below) if inclusive else values < below
+                    points = np.where(hit, score, points)
+            return points
+
+        return bands
+    lo, hi = t.min, t.max
+    floor, ceiling = (0.0, 100.0) if isinstance(t, LinearTransform) else (t.floor, t.ceiling)
+    span, rng = hi - lo, ceiling - floor
+
+    def linear(values: Floats) -> Floats:
+        frac = (values - lo) / span
+        frac = np.where(frac < 0, 0.0, np.where(frac > 1, 1.0, frac))
+        return floor + rng * (frac if higher else 1.0 - frac)
+
+    return linear

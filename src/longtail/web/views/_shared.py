@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
-from longtail.analytics.health_store import day_file
+from longtail.analytics.health_store import day_file, decoded_row
 from longtail.settings import Workspace
 from longtail.store.db import make_engine
 from longtail.warehouse.account_reads import account_rows
@@ -100,7 +99,7 @@ def stored_score(ws: Workspace, day: date, account_id: str) -> tuple[float, str]
 
 
 def stored_row(ws: Workspace, day: date, account_id: str) -> dict[str, Any] | None:
-    """The full stored health row of one account, JSON columns decoded; only the row groups that can hold the
+    """The full stored health row of one account, detail columns as lists; only the row groups that can hold the
     account are decoded, found from the file's footer parsed once (`account_rows`)."""
     path: Path = day_file(ws, day)
     if not path.is_file():
@@ -108,7 +107,4 @@ def stored_row(ws: Workspace, day: date, account_id: str) -> dict[str, Any] | No
     rows = account_rows([path], account_id).to_pylist()
     if not rows:
         return None
-    row: dict[str, Any] = rows[0]
-    for name in ("components", "reasons", "path_to_green"):
-        row[name] = json.loads(row[name]) if row[name] else []
-    return row
+    return decoded_row(rows[0])

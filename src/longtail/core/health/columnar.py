@@ -1,0 +1,401 @@
+"""Score a whole feature table column by column: the results of `score_table`, row for row, as an Arrow table.
+
+`score_table` makes one Python object per account and component; at a million accounts scoring and storing
+took ~90 CPU-s a day. Here every step that touches every account runs on NumPy/Arrow columns (values, null
+policies, carry_last, transforms, the aggregate, bands, the green test, components). Python runs per account
+only where the work is per account by nature and rare: the sentences of the reasons and the path to green
+(accounts that are not green) and the hysteresis rule (accounts whose band changed). Those call the very
+functions `score` uses, so the two paths cannot drift; tests compare them result by result.
+
+Pure: Arrow in, Arrow out (see docs/health.md for the stored columns).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from longtail.core.health import columnar_explain as explain
+from longtail.core.health.loader import ScorecardSet
+from longtail.core.health.model import Condition, Scorecard
+from longtail.core.health.scoring import (
+    _CARRY,
+    _NEUTRAL,
+    _ZERO,
+    NEUTRAL,
+    NO_DATA_SCORE,
+    HealthResult,
+    PreviousState,
+    _compile,
+    _Compiled,
+    _hysteresis,
+)
+from longtail.core.health.transforms import vector_score
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+COMPONENT = pa.struct([("metric", pa.string()), ("label", pa.string()), ("value", pa.float64()),
+                       ("carried", pa.bool_()), ("score", pa.float64()), ("weight", pa.float64()),
+                       ("contribution", pa.float64())])
+PATH_STEP = pa.struct([("metric", pa.string()), ("current", pa.float64()), ("target", pa.float64()),
+                       ("strict", pa.bool_()), ("sentence", pa.string())])
+RESULT_SCHEMA = pa.schema([
+    ("account_id", pa.string()),
+    ("as_of", pa.date32()),
+    ("score", pa.float64()),
+    ("band", pa.string()),
+    ("raw_band", pa.string()),
+    ("pending_band", pa.string()),
+    ("pending_since", pa.date32()),
+    ("scorecard", pa.string()),
+    ("scorecard_hash", pa.string()),
+    ("components", pa.list_(COMPONENT)),  # every component: value, carried, score, weight, contribution
+    ("reasons", pa.list_(pa.string())),  # worst first; empty when green
+    ("path_to_green", pa.list_(PATH_STEP)),
+    ("green_reachable", pa.bool_()),
+])
+"""One row per account, what `HealthResult` holds."""
+
+PREVIOUS_COLUMNS = ("account_id", "band", "pending_band", "pending_since", "components")
+"""What `score_columns` reads of the previous results (a `RESULT_SCHEMA` table, or these columns of one)."""
+
+
+def score_columns(features: pa.Table, scorecards: ScorecardSet, previous: pa.Table | None, day: date) -> pa.Table:
+    """Score every row of `features` (one row per account) on `day`: a `RESULT_SCHEMA` table in the same row order.
+
+    `previous`: the last results before `day` (`PREVIOUS_COLUMNS`), for hysteresis and carry_last; accounts
+    missing from it have no previous state. Missing feature columns count as null.
+    """
+    ids = pc.cast(features.column("account_id"), pa.string()).combine_chunks()
+    prev = _Previous.aligned(previous, ids, _carried_metrics(scorecards))
+    choice = _choose(features, scorecards)
+    groups, rows = [], []
+    for index, card in enumerate(scorecards.scorecards):
+        where = np.flatnonzero(choice == index)
+        if len(where):
+            columns = ["account_id", *(m for m in _card_metrics(card) if m in features.column_names)]
+            group = features.select(columns).take(where)
+            groups.append(_score_group(_compile(card), group, ids.take(where), prev.take(where), day))
+            rows.append(where)
+    if not groups:
+        return RESULT_SCHEMA.empty_table()
+    table = pa.concat_tables(groups)
+    if len(groups) == 1:
+        return table
+    return table.take(np.argsort(np.concatenate(rows), kind="stable"))
+
+
+def _card_metrics(card: Scorecard) -> list[str]:
+    return sorted({m for c in card.components for m in (c.metric, c.previous_metric) if m})
+
+
+def _carried_metrics(scorecards: ScorecardSet) -> list[str]:
+    return sorted({c.metric for card in scorecards.scorecards for c in card.components if c.on_null == "carry_last"})
+
+
+def _choose(features: pa.Table, scorecards: ScorecardSet) -> Ints:
+    """Per row, the index of the first scorecard whose conditions hold (the catch-all otherwise), as `score`
+    chooses. Conditions on number columns are tested on arrays; any other runs the condition's own test."""
+    n = features.num_rows
+    choice = np.full(n, len(scorecards.scorecards) - 1, dtype=np.int64)
+    undecided = np.ones(n, dtype=np.bool_)
+    for index, card in enumerate(scorecards.scorecards):
+        if card.is_catch_all:
+            choice[undecided] = index
+            break
+        hit = undecided.copy()
+        if card.when_any:
+            hit &= np.logical_or.reduce([_holds(cond, features) for cond in card.when_any])
+        for cond in card.when_all:
+            hit &= _holds(cond, features)
+        choice[hit] = index
+        undecided &= ~hit
+    return choice
+
+
+def _holds(cond: Condition, features: pa.Table) -> Bools:
+    numbers = _numbers(features, cond.metric)
+    if numbers is None:
+        test = cond.compile_test()
+        return np.fromiter((test(v) for v in _pylist(features, cond.metric)), dtype=np.bool_,
+                           count=features.num_rows)
+    hit = ~np.isnan(numbers)  # unknown values never match
+    if cond.eq is not None:
+        hit &= False if isinstance(cond.eq, str) else numbers == cond.eq
+    if cond.one_of is not None:
+        hit &= np.isin(numbers, [v for v in cond.one_of if not isinstance(v, str)])
+    for bound, op in ((cond.lt, np.less), (cond.le, np.less_equal), (cond.gt, np.greater),
+                      (cond.ge, np.greater_equal)):
+        if bound is not None:
+            hit &= op(numbers, bound)
+    return hit
+
+
+_EXACT = 2.0**53
+
+
+def _numbers(features: pa.Table, name: str) -> Floats | None:
+    """A number column as float64 (NaN for null), or None when the values are not all exactly floats."""
+    if name not in features.column_names:
+        return np.full(features.num_rows, np.nan)
+    column = features.column(name)
+    if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
+        return None
+    values = np.array(pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+    if pa.types.is_integer(column.type) and (np.abs(values[~np.isnan(values)]) > _EXACT).any():
+        return None  # a float comparison would not be the exact integer one
+    return values
+
+
+def _pylist(table: pa.Table, name: str) -> list[Any]:
+    return table.column(name).to_pylist() if name in table.column_names else [None] * table.num_rows
+
+
+def _values(table: pa.Table, name: str) -> Floats:
+    """The column as float64, NaN for null, non-finite and text (what `score` treats as no data)."""
+    n = table.num_rows
+    if name not in table.column_names:
+        return np.full(n, np.nan)
+    column = table.column(name)
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type)
+            or pa.types.is_decimal(column.type)):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_null(column.type):
+            return np.full(n, np.nan)
+        return np.array([math.nan if v is None else float(v) for v in column.to_pylist()], dtype=np.float64)
+    values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    values = np.array(values, dtype=np.float64)  # writable, nulls as NaN
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+_STATE = pa.schema([("band", pa.string()), ("pending_band", pa.string()), ("pending_since", pa.date32())])
+
+
+@dataclass(frozen=True, slots=True)
+class _Previous:
+    """The previous results aligned with the rows being scored: band, pending band and since (null: no state)."""
+
+    state: pa.Table  # _STATE
+    carried: dict[str, Floats]  # carry_last metric -> last stored value (NaN: none)
+
+    @staticmethod
+    def aligned(previous: pa.Table | None, ids: pa.Array, metrics: Sequence[str]) -> _Previous:
+        n = len(ids)
+        if previous is None or previous.num_rows == 0:
+            return _Previous(pa.table([pa.nulls(n, f.type) for f in _STATE], schema=_STATE),
+                             {m: np.full(n, np.nan) for m in metrics})
+        at = pc.index_in(ids, value_set=pc.cast(previous.column("account_id"), pa.string()))
+        state = previous.select(_STATE.names).cast(_STATE).take(at)
+        carried = {}
+        if metrics:
+            values = _component_values(previous.column("components"), metrics)
+            found = np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+            for metric, column in values.items():
+                carried[metric] = np.where(found >= 0, column[np.maximum(found, 0)], np.nan)
+        return _Previous(state, carried)
+
+    def take(self, rows: Ints) -> _Previous:
+        return _Previous(self.state.take(rows), {m: v[rows] for m, v in self.carried.items()})
+
+
+def _component_values(components: pa.ChunkedArray, metrics: Sequence[str]) -> dict[str, Floats]:
+    """Per previous row, the stored value of each metric (NaN where the row has none)."""
+    lists = components.combine_chunks()
+    n = len(lists)
+    flat = pc.list_flatten(lists)
+    parents = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), dtype=np.int64)
+    names = flat.field("metric")
+    values = np.asarray(flat.field("value").to_numpy(zero_copy_only=False), dtype=np.float64)
+    out = {}
+    for metric in metrics:
+        named = pc.fill_null(pc.equal(names, metric), False).to_numpy(zero_copy_only=False)
+        mask = np.asarray(named) & ~np.isnan(values)
+        column = np.full(n, np.nan)
+        column[parents[mask]] = values[mask]
+        out[metric] = column
+    return out
+
+
+@dataclass(slots=True)
+class _Parts:
+    """Each component's value, carried flag and score (NaN: none) over a group's rows."""
+
+    values: list[Floats]
+    carried: list[Bools]
+    points: list[Floats]
+    weight: Floats
+    total: Floats
+    worst: Floats
+
+
+def _parts(c: _Compiled, table: pa.Table, prev: _Previous) -> _Parts:
+    n = table.num_rows
+    weight, total, worst = np.zeros(n), np.zeros(n), np.full(n, np.inf)
+    values, carried, points = [], [], []
+    for comp in c.comps:
+        value = _values(table, comp.metric)
+        was_carried = np.zeros(n, dtype=np.bool_)
+        if comp.policy == _CARRY:
+            last = prev.carried[comp.metric]
+            was_carried = np.isnan(value) & ~np.isnan(last)
+            value = np.where(was_carried, last, value)
+        known = ~np.isnan(value)
+        score = np.full(n, np.nan)
+        if known.any():
+            score[known] = vector_score(comp.model)(value[known])
+        if comp.policy in (_ZERO, _NEUTRAL):
+            score[~known] = 0.0 if comp.policy == _ZERO else NEUTRAL
+        scored = ~np.isnan(score)
+        weight = np.where(scored, weight + comp.weight, weight)
+        total = np.where(scored, total + comp.weight * score, total)
+        worst = np.where(scored & (score < worst), score, worst)
+        values.append(value)
+        carried.append(was_carried)
+        points.append(score)
+    return _Parts(values, carried, points, weight, total, worst)
+
+
+def _final(c: _Compiled, parts: _Parts) -> Floats:
+    """The score as `score` computes it: clamped, then rounded with Python's round (NumPy's rounds differently)."""
+    raw = parts.worst if c.worst_of else np.divide(parts.total, parts.weight, out=np.zeros_like(parts.total),
+                                                    where=parts.weight != 0.0)
+    out = [NO_DATA_SCORE if w == 0.0 else round(min(max(x, 0.0), 100.0), 6)
+           for x, w in zip(raw.tolist(), parts.weight.tolist(), strict=True)]
+    return np.array(out, dtype=np.float64)
+
+
+def _band_indexes(c: _Compiled, final: Floats) -> Ints:
+    index = np.full(len(final), len(c.edges) - 1, dtype=np.int64)
+    for i in reversed(range(len(c.edges))):
+        below = c.edges[i]
+        if below is None:
+            index[:] = i
+        else:
+            hit = (final < below) | (final == below) if c.inclusive[i] else final < below
+            index = np.where(hit, i, index)
+    return index
+
+
+def _score_group(c: _Compiled, table: pa.Table, ids: pa.Array, prev: _Previous, day: date) -> pa.Table:
+    n = table.num_rows
+    parts = _parts(c, table, prev)
+    final = _final(c, parts)
+    raw = _band_indexes(c, final)
+    band, pending, since = _held(c, final, raw, prev, day)
+    green = final > c.green_at if c.green_strict else final >= c.green_at
+    reasons, path, reachable = _explain(c, table, parts, final, np.flatnonzero(~green))
+    names = pa.array(c.names, pa.string())
+    pending_names = pa.array([None if p < 0 else c.names[p] for p in pending.tolist()], pa.string())
+    return pa.table([
+        ids, pa.repeat(pa.scalar(day, pa.date32()), n), pa.array(final, pa.float64()), names.take(band),
+        names.take(raw), pending_names, pa.array(since, pa.date32()), pa.repeat(pa.scalar(c.name, pa.string()), n),
+        pa.repeat(pa.scalar(c.hash, pa.string()), n), _components(c, parts, n), reasons, path,
+        pa.array(reachable, pa.bool_()),
+    ], schema=RESULT_SCHEMA)
+
+
+def _held(c: _Compiled, final: Floats, raw: Ints, prev: _Previous, day: date
+          ) -> tuple[Ints, Ints, list[date | None]]:
+    """The band after hysteresis, the pending band (-1: none) and since when. Only rows whose previous band is one
+    of this scorecard's and differs from today's go through the rule (`_hysteresis`, the function `score` uses)."""
+    band = raw.copy()
+    pending = np.full(len(raw), -1, dtype=np.int64)
+    since: list[date | None] = [None] * len(raw)
+    position = {name: i for i, name in enumerate(c.names)}
+    before = pc.index_in(prev.state.column("band"), value_set=pa.array(c.names, pa.string()))
+    held = np.asarray(pc.fill_null(before, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    changed = np.flatnonzero((held >= 0) & (held != raw))
+    states = prev.state.take(changed).to_pylist()
+    for row, was in zip(changed.tolist(), states, strict=True):
+        state = PreviousState(as_of=day, band=was["band"], pending_band=was["pending_band"],
+                              pending_since=was["pending_since"])
+        name, waiting, start = _hysteresis(c, float(final[row]), int(raw[row]), state, day)
+        band[row] = position[name]
+        if waiting is not None:
+            pending[row], since[row] = position[waiting], start
+    return band, pending, since
+
+
+def _components(c: _Compiled, parts: _Parts, n: int) -> pa.Array:
+    k = len(c.comps)
+    weights = np.array([comp.weight for comp in c.comps])
+    contribution = []
+    taken = np.zeros(n, dtype=np.bool_)
+    for comp, score in zip(c.comps, parts.points, strict=True):
+        scored = ~np.isnan(score)
+        if c.worst_of:
+            mine = scored & (score == parts.worst) & ~taken  # the first worst part carries the score
+            share = np.where(mine, score, 0.0)
+            taken |= scored & (score == parts.worst)
+        else:
+            share = np.where(scored, np.divide(comp.weight * score, parts.weight, out=np.zeros(n),
+                                               where=parts.weight != 0.0), 0.0)
+        contribution.append(share)
+
+    def interleave(columns: list[Any]) -> Any:
+        return np.stack(columns, axis=1).reshape(n * k)
+
+    value, score = interleave(parts.values), interleave(parts.points)
+    labels = np.tile(np.arange(k, dtype=np.int32), n)
+    fields = [
+        pa.DictionaryArray.from_arrays(labels, pa.array([comp.metric for comp in c.comps])).cast(pa.string()),
+        pa.DictionaryArray.from_arrays(labels, pa.array([comp.label for comp in c.comps])).cast(pa.string()),
+        pa.array(value, pa.float64(), from_pandas=True), pa.array(interleave(parts.carried), pa.bool_()),
+        pa.array(score, pa.float64(), from_pandas=True), pa.array(np.tile(weights, n), pa.float64()),
+        pa.array(interleave(contribution), pa.float64()),
+    ]
+    children = pa.StructArray.from_arrays(fields, fields=list(COMPONENT))
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, n * k + 1, k, dtype=np.int32)), children,
+                                    type=pa.list_(COMPONENT))
+
+
+def _explain(c: _Compiled, table: pa.Table, parts: _Parts, final: Floats, rows: Ints
+             ) -> tuple[pa.Array, pa.Array, list[bool]]:
+    """Reasons and path to green of the rows that are not green (green rows: none, and green is reachable)."""
+    n = table.num_rows
+    cols = explain.Columns(
+        [v[rows] for v in parts.values], [v[rows] for v in parts.carried], [v[rows] for v in parts.points],
+        parts.weight[rows], parts.total[rows], final[rows],
+        {m: _values(table, m)[rows] for m in {comp.previous_metric for comp in c.comps if comp.previous_metric}})
+    reason_counts, sentences = explain.reasons(c, cols)
+    step_counts, steps, reachable = explain.path(c, cols)
+    every_reason, every_step = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    every_reason[rows], every_step[rows] = reason_counts, step_counts
+    green_reachable = np.ones(n, dtype=np.bool_)
+    green_reachable[rows] = reachable
+    return _lists(every_reason, sentences), _lists(every_step, steps), green_reachable.tolist()
+
+
+def _lists(counts: Ints, flat: pa.Array) -> pa.Array:
+    offsets = np.zeros(len(counts) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), flat)
+
+
+def results_columns(results: Sequence[HealthResult]) -> pa.Table:
+    """`HealthResult`s (from `score` or `score_table`) as a `RESULT_SCHEMA` table, in their order."""
+    return pa.table({
+        "account_id": [r.account_id for r in results],
+        "as_of": [r.as_of for r in results],
+        "score": [r.score for r in results],
+        "band": [r.band for r in results],
+        "raw_band": [r.raw_band for r in results],
+        "pending_band": [r.pending_band for r in results],
+        "pending_since": [r.pending_since for r in results],
+        "scorecard": [r.scorecard for r in results],
+        "scorecard_hash": [r.scorecard_hash for r in results],
+        "components": [[c.as_dict() for c in r.components] for r in results],
+        "reasons": [list(r.reasons) for r in results],
+        "path_to_green": [[p.as_dict() for p in r.path_to_green] for r in results],
+        "green_reachable": [r.green_reachable for r in results],
+    }, schema=RESULT_SCHEMA)

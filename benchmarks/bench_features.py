@@ -179,19 +179,27 @@ def _feature_inputs(folder: Path, memory_limit: str) -> tuple[Any, Any, Any]:
 
 def _health(table: Any, day: date, ws: Any) -> dict[str, Any]:
     """What `longtail score` does after the features: score the customers with the built-in scorecards (previous
-    state read from the store) and store the day's results (Parquet). Returns its seconds, CPU and counts."""
-    from longtail.analytics import health_store
+    state read from the store) and store the day's results (Parquet). Returns its seconds, CPU and count."""
     from longtail.analytics.health_run import score_day
     from longtail.core.health import default_scorecards
 
     began, cpu_began = time.perf_counter(), time.process_time()
     scores = score_day(ws, day, default_scorecards(), features=table)
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
-    stored = health_store.read_day(ws, day, columns=["band", "reasons"])  # checked after the timing
-    red = [reasons for band, reasons in zip(stored.column("band").to_pylist(), stored.column("reasons").to_pylist(),
-                                            strict=True) if band == "red"]
-    return {"seconds": seconds, "cpu_s": cpu, "scored": scores.num_rows, "stored": stored.num_rows, "red": len(red),
-            "red_without_reasons": sum(1 for reasons in red if not reasons)}
+    return {"seconds": seconds, "cpu_s": cpu, "scored": scores.num_rows}
+
+
+def _health_check(health: dict[str, Any], day: date, ws: Any) -> dict[str, Any]:
+    """`health` with what the store holds for the day: rows, red accounts, red accounts without reasons (read
+    after every timing, so no figure includes it)."""
+    import pyarrow.compute as pc
+
+    from longtail.analytics import health_store
+
+    stored = health_store.read_day(ws, day, columns=["band", "reasons"])
+    red = stored.filter(pc.equal(stored.column("band"), "red"))
+    silent = int(pc.sum(pc.equal(pc.fill_null(pc.list_value_length(red.column("reasons")), 0), 0)).as_py() or 0)
+    return {**health, "stored": stored.num_rows, "red": red.num_rows, "red_without_reasons": silent}
 
 
 def _workspace(folder: Path) -> Any:
@@ -216,10 +224,11 @@ def child_features(folder: Path, memory_limit: str) -> dict[str, Any]:
     table = con.to_pyarrow(feature_table(tables, AS_OF, defs))
     features_s, features_cpu = time.perf_counter() - began, time.process_time() - cpu_began
     health = _health(table, AS_OF, ws)
-    seconds = time.perf_counter() - began
+    seconds, usage = time.perf_counter() - began, _usage(cpu_began)
     total90 = int(pc.sum(table.column("events_90d")).as_py() or 0)
     return {"seconds": seconds, "rows": table.num_rows, "columns": table.num_columns, "total90": total90,
-            "features_s": features_s, "features_cpu_s": features_cpu, "health": health, **_usage(cpu_began)}
+            "features_s": features_s, "features_cpu_s": features_cpu, "health": _health_check(health, AS_OF, ws),
+            **usage}
 
 
 def history_dates(count: int) -> list[date]:
@@ -247,11 +256,14 @@ def child_history(folder: Path, memory_limit: str, count: int) -> dict[str, Any]
         health = _health(table, day, ws)
         health_cpu += health["cpu_s"]
         rows += table.num_rows
-        last = {"last_rows": table.num_rows, "last_total90": int(pc.sum(table.column("events_90d")).as_py() or 0),
-                "last_health": health}
-    seconds = time.perf_counter() - began
+        last = {"table": table, "health": health, "day": day}
+    seconds, usage = time.perf_counter() - began, _usage(cpu_began)
+    if last:  # checked after the timing
+        last = {"last_rows": last["table"].num_rows,
+                "last_total90": int(pc.sum(last["table"].column("events_90d")).as_py() or 0),
+                "last_health": _health_check(last["health"], last["day"], ws)}
     return {"seconds": seconds, "rows": rows, "dates": count, "features_cpu_s": features_cpu,
-            "health_cpu_s": health_cpu, **last, **_usage(cpu_began)}
+            "health_cpu_s": health_cpu, **last, **usage}
 
 
 def run_child(which: str, folder: Path, memory_limit: str, history: int = HISTORY_DATES) -> dict[str, Any]:

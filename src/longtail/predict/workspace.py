@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from longtail.analytics import features as feature_tables
 from longtail.analytics.connect import connect, workspace_feature_defs
 from longtail.analytics.health_run import workspace_scorecards
-from longtail.core.health import score_table
+from longtail.core.health.columnar import score_columns
 from longtail.errors import LongtailError
 from longtail.predict import evaluate as ev
 from longtail.predict import store
@@ -72,12 +72,10 @@ def _attributes(ws: Workspace) -> pa.Table:
 
 def _with_health(ws: Workspace, features: pa.Table) -> pa.Table:
     """Add each row's health score (the workspace scorecards, scored afresh: the baseline needs every date)."""
-    cards = workspace_scorecards(ws)
-    results = score_table(features, cards)
-    scores = {(r.account_id, r.as_of): r.score for r in results}
-    column = [scores.get((a, d)) for a, d in zip(features.column("account_id").to_pylist(),
-                                                  features.column("as_of").to_pylist(), strict=True)]
-    return features.append_column("health_score", pa.array(column, pa.float64()))
+    # Without a previous state a score does not depend on the day (only hysteresis does), so the rows of every
+    # date are scored at once; the day given only stamps the results' as_of, which is not kept.
+    scored = score_columns(features, workspace_scorecards(ws), None, date.min)
+    return features.append_column("health_score", scored.column("score"))
 
 
 def features_for(ws: Workspace, dates: Sequence[date]) -> pa.Table:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -68,9 +69,18 @@ int_values = st.one_of(st.none(), st.integers(-5, 40))
 def feature_tables(draw: st.DrawFn, n: int) -> pa.Table:
     columns: dict[str, pa.Array] = {"account_id": pa.array([f"acc-{i:03d}" for i in range(n)], pa.string())}
     for name in [*(f"m{i}" for i in range(4)), *(f"p{i}" for i in range(4))]:
-        kind = draw(st.sampled_from(["float", "int", "missing", "text"]))
+        kind = draw(st.sampled_from(["float", "int", "missing", "text", "decimal", "dictionary", "bool"]))
         if kind == "float":
             columns[name] = pa.array(draw(st.lists(float_values, min_size=n, max_size=n)), pa.float64())
+        elif kind == "decimal":
+            tenths = draw(st.lists(st.one_of(st.none(), st.integers(-500, 4000)), min_size=n, max_size=n))
+            columns[name] = pa.array([None if v is None else Decimal(v) / 10 for v in tenths], pa.decimal128(8, 1))
+        elif kind == "dictionary":
+            values = draw(st.lists(st.one_of(st.none(), st.sampled_from([0.0, 2.5, 7.0, 30.0])), min_size=n,
+                                   max_size=n))
+            columns[name] = pa.array(values, pa.float64()).dictionary_encode()
+        elif kind == "bool":
+            columns[name] = pa.array(draw(st.lists(st.one_of(st.none(), st.booleans()), min_size=n, max_size=n)))
         elif kind == "int":
             columns[name] = pa.array(draw(st.lists(int_values, min_size=n, max_size=n)), pa.int64())
         elif kind == "text":

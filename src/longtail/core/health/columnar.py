@@ -34,6 +34,7 @@ from longtail.core.health.scoring import (
     NO_DATA_SCORE,
     HealthResult,
     PreviousState,
+    _clean,
     _compile,
     _Compiled,
     _hysteresis,
@@ -167,14 +168,13 @@ def _values(table: pa.Table, name: str) -> Floats:
     if name not in table.column_names:
         return np.full(n, np.nan)
     column = table.column(name)
-    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type)
-            or pa.types.is_decimal(column.type)):
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_null(column.type):
-            return np.full(n, np.nan)
-        return np.array([math.nan if v is None else float(v) for v in column.to_pylist()], dtype=np.float64)
-    values = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-    values = np.array(values, dtype=np.float64)  # writable, nulls as NaN
-    values[~np.isfinite(values)] = np.nan
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+        # any other type (text, decimals, dictionaries...) value by value, through the very test `score` uses
+        cleaned = (_clean(v) for v in column.to_pylist())
+        return np.fromiter((math.nan if v is None else v for v in cleaned), dtype=np.float64, count=n)
+    values = np.array(pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+    values[~np.isfinite(values)] = np.nan  # nulls are NaN already
     return values
 
 

@@ -1,11 +1,12 @@
 """Score a whole feature table column by column: the results of `score_table`, row for row, as an Arrow table.
 
 `score_table` makes one Python object per account and component; at a million accounts scoring and storing
-took ~90 CPU-s a day. Here every step that touches every account runs on NumPy/Arrow columns (values, null
-policies, carry_last, transforms, the aggregate, bands, the green test, components). Python runs per account
-only where the work is per account by nature and rare: the sentences of the reasons and the path to green
-(accounts that are not green) and the hysteresis rule (accounts whose band changed). Those call the very
-functions `score` uses, so the two paths cannot drift; tests compare them result by result.
+took ~90 CPU-s a day. Here every step runs on NumPy/Arrow columns: values, null policies, carry_last, the
+transforms, the aggregate, bands, hysteresis, the green test, the components, and (`columnar_explain`) the
+reasons and the path to green, whose sentences are assembled with Arrow string functions. Python still runs
+once per account to round the score as `round()` does (NumPy rounds differently), and once per distinct number
+to format it. Each step mirrors a line of `scoring`; the tests require the two to give the same results, row
+for row, over random scorecards, values and previous states.
 
 Pure: Arrow in, Arrow out (see docs/health.md for the stored columns).
 """
@@ -33,11 +34,9 @@ from longtail.core.health.scoring import (
     NEUTRAL,
     NO_DATA_SCORE,
     HealthResult,
-    PreviousState,
     _clean,
     _compile,
     _Compiled,
-    _hysteresis,
 )
 from longtail.core.health.transforms import vector_score
 
@@ -295,35 +294,45 @@ def _score_group(c: _Compiled, table: pa.Table, ids: pa.Array, prev: _Previous, 
     green = final > c.green_at if c.green_strict else final >= c.green_at
     reasons, path, reachable = _explain(c, table, parts, final, np.flatnonzero(~green))
     names = pa.array(c.names, pa.string())
-    pending_names = pa.array([None if p < 0 else c.names[p] for p in pending.tolist()], pa.string())
+    pending_names = names.take(pa.array(pending, mask=pending < 0))
     return pa.table([
         ids, pa.repeat(pa.scalar(day, pa.date32()), n), pa.array(final, pa.float64()), names.take(band),
-        names.take(raw), pending_names, pa.array(since, pa.date32()), pa.repeat(pa.scalar(c.name, pa.string()), n),
+        names.take(raw), pending_names, since, pa.repeat(pa.scalar(c.name, pa.string()), n),
         pa.repeat(pa.scalar(c.hash, pa.string()), n), _components(c, parts, n), reasons, path,
         pa.array(reachable, pa.bool_()),
     ], schema=RESULT_SCHEMA)
 
 
-def _held(c: _Compiled, final: Floats, raw: Ints, prev: _Previous, day: date
-          ) -> tuple[Ints, Ints, list[date | None]]:
-    """The band after hysteresis, the pending band (-1: none) and since when. Only rows whose previous band is one
-    of this scorecard's and differs from today's go through the rule (`_hysteresis`, the function `score` uses)."""
-    band = raw.copy()
-    pending = np.full(len(raw), -1, dtype=np.int64)
-    since: list[date | None] = [None] * len(raw)
-    position = {name: i for i, name in enumerate(c.names)}
-    before = pc.index_in(prev.state.column("band"), value_set=pa.array(c.names, pa.string()))
-    held = np.asarray(pc.fill_null(before, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    changed = np.flatnonzero((held >= 0) & (held != raw))
-    states = prev.state.take(changed).to_pylist()
-    for row, was in zip(changed.tolist(), states, strict=True):
-        state = PreviousState(as_of=day, band=was["band"], pending_band=was["pending_band"],
-                              pending_since=was["pending_since"])
-        name, waiting, start = _hysteresis(c, float(final[row]), int(raw[row]), state, day)
-        band[row] = position[name]
-        if waiting is not None:
-            pending[row], since[row] = position[waiting], start
-    return band, pending, since
+def _held(c: _Compiled, final: Floats, raw: Ints, prev: _Previous, day: date) -> tuple[Ints, Ints, pa.Array]:
+    """The band after hysteresis, the pending band (-1: none) and since when (`_hysteresis` over arrays: a row
+    whose previous band is one of this scorecard's and differs from today's keeps it until today's band is
+    `margin` past the edge or has been pending `days` days)."""
+    names = pa.array(c.names, pa.string())
+    held = _index_in(prev.state.column("band"), names)
+    waiting = _index_in(prev.state.column("pending_band"), names)
+    today = day.toordinal() - _EPOCH_ORDINAL
+    started = pc.fill_null(pc.cast(prev.state.column("pending_since"), pa.int32()), today)
+    since = np.where(waiting == raw, np.asarray(started.to_numpy(zero_copy_only=False), dtype=np.int64), today)
+    changed = (held >= 0) & (held != raw)
+    edges = np.array([math.nan if e is None else e for e in c.edges], dtype=np.float64)
+    fell = raw < held
+    edge = np.where(fell, edges[np.maximum(held - 1, 0)], edges[np.maximum(held, 0)])
+    distance = np.where(fell, edge - final, final - edge)
+    rule = c.card.hysteresis
+    moves = ~changed | (distance >= rule.margin) | (today - since + 1 >= rule.days)
+    band = np.where(moves, raw, held)
+    pending = np.where(moves, -1, raw)
+    days = pa.array(np.where(moves, 0, since).astype(np.int32)).cast(pa.date32())
+    return band, pending, pc.if_else(pa.array(moves), pa.scalar(None, pa.date32()), days)
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _index_in(values: pa.ChunkedArray | pa.Array, names: pa.Array) -> Ints:
+    """Each value's position in `names`, -1 for null or not there."""
+    found = pc.fill_null(pc.index_in(values, value_set=names), -1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _components(c: _Compiled, parts: _Parts, n: int) -> pa.Array:

@@ -163,12 +163,6 @@ def with_changes(scored: pa.Table, changes: tuple[pa.Table | None, pa.Table | No
     return scored
 
 
-def results_table(ws: Workspace, as_of: date, results: Sequence[HealthResult]) -> pa.Table:
-    """The stored rows of `HealthResult`s, sorted by account_id, with the changes read from the store."""
-    ordered = sorted(results, key=lambda r: r.account_id)
-    return with_changes(results_columns(ordered), _changes(ws, as_of))
-
-
 def _changes(ws: Workspace, as_of: date) -> tuple[pa.Table | None, pa.Table | None]:
     return (read_day(ws, as_of - timedelta(days=7), ["account_id", "score"]),
             read_day(ws, as_of - timedelta(days=30), ["account_id", "score"]))

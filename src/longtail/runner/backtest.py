@@ -45,7 +45,7 @@ class _State:
     """What the store would hold between days, kept in memory for the replay."""
 
     health: pa.Table | None = None  # PREVIOUS_COLUMNS: each account's latest results
-    scores: dict[date, dict[str, float]] = field(default_factory=dict)
+    scores: dict[date, pa.Table | None] = field(default_factory=dict)  # account_id, score by day (last 30 days)
     tiers: dict[str, str] = field(default_factory=dict)
     previous: pa.Table | None = None
     previous_day: date | None = None
@@ -77,8 +77,7 @@ def _remember(state: _State, day: date, results: list[pa.Table]) -> None:
                                                        value_set=today.column("account_id"))))
         today = pa.concat_tables([kept, today])
     state.health = today if today is not None else state.health
-    for r in results:
-        state.scores[day].update(zip(r.column("account_id").to_pylist(), r.column("score").to_pylist(), strict=True))
+    state.scores[day] = pa.concat_tables([r.select(["account_id", "score"]) for r in results]) if results else None
     for old in [d for d in state.scores if (day - d).days > 30]:
         del state.scores[old]
 
@@ -90,10 +89,9 @@ def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: Feat
     # are NULL in a backtest; conditions reading them still evaluate, to unknown.
     features = with_null_scores(customers(con.to_pyarrow(feature_table(tables, day, defs,
                                                                         tz=ws.settings.timezone))))
-    week = state.scores.get(day - timedelta(days=7), {})
-    month = state.scores.get(day - timedelta(days=30), {})
+    week = state.scores.get(day - timedelta(days=7))
+    month = state.scores.get(day - timedelta(days=30))
     parts, kept = [], []
-    state.scores[day] = {}
     # batch by batch: of each batch only what the replay needs is kept (memory), and the previous state is
     # replaced once the whole day is scored
     for results in score_batches(features, ctx.cards, state.health, day):

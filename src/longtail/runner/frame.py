@@ -27,18 +27,21 @@ HEALTH_SCHEMA = pa.schema([("account_id", pa.string()), ("health_score", pa.floa
                            ("health_change_30d", pa.float64())])
 
 
-def health_frame(scores: pa.Table, week_ago: dict[str, float], month_ago: dict[str, float]) -> pa.Table:
+def health_frame(scores: pa.Table, week_ago: pa.Table | None, month_ago: pa.Table | None) -> pa.Table:
     """Health columns a condition may read, from the day's scores (account_id, score, band: what `score_day`
-    returns, or `result_scores` of results scored in memory) and the scores 7 and 30 days before."""
-    ids = scores.column("account_id").to_pylist()
-    values = scores.column("score").to_pylist()
-    return pa.table([
-        pa.array(ids, pa.string()), pa.array(values, pa.float64()), scores.column("band").cast(pa.string()),
-        pa.array([None if a not in week_ago else s - week_ago[a] for a, s in zip(ids, values, strict=True)],
-                 pa.float64()),
-        pa.array([None if a not in month_ago else s - month_ago[a] for a, s in zip(ids, values, strict=True)],
-                 pa.float64()),
-    ], schema=HEALTH_SCHEMA)
+    returns, or `result_scores` of results scored in memory) and the account_id and score of the days 7 and 30
+    days before (None: not scored)."""
+    ids = pc.cast(scores.column("account_id"), pa.string())
+    score = pc.cast(scores.column("score"), pa.float64())
+
+    def change(earlier: pa.Table | None) -> pa.ChunkedArray | pa.Array:
+        if earlier is None or earlier.num_rows == 0:
+            return pa.nulls(scores.num_rows, pa.float64())
+        known = pc.cast(earlier.column("account_id"), pa.string()).combine_chunks()
+        return pc.subtract(score, earlier.column("score").take(pc.index_in(ids, value_set=known)))
+
+    return pa.table([ids, score, pc.cast(scores.column("band"), pa.string()), change(week_ago), change(month_ago)],
+                    schema=HEALTH_SCHEMA)
 
 
 def result_scores(results: pa.Table) -> pa.Table:
@@ -59,9 +62,10 @@ def stack_scores(parts: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables(parts) if parts else result_scores(RESULT_SCHEMA.empty_table())
 
 
-def stored_changes(ws: Workspace, day: date) -> tuple[dict[str, float], dict[str, float]]:
-    return (health_store.read_scores(ws, day - timedelta(days=7)),
-            health_store.read_scores(ws, day - timedelta(days=30)))
+def stored_changes(ws: Workspace, day: date) -> tuple[pa.Table | None, pa.Table | None]:
+    """account_id and score stored 7 and 30 days before `day` (None: that day is not stored)."""
+    return (health_store.read_day(ws, day - timedelta(days=7), ["account_id", "score"]),
+            health_store.read_day(ws, day - timedelta(days=30), ["account_id", "score"]))
 
 
 def account_fields(accounts: pa.Table, attributes: Sequence[str], named_csm: str) -> pa.Table:

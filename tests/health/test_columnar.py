@@ -8,12 +8,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from longtail.core.health import PreviousState, Scorecard, ScorecardSet, default_scorecards, score_table
-from longtail.core.health.columnar import COMPONENT, PREVIOUS_COLUMNS, results_columns, score_columns
+from longtail.core.health.columnar import COMPONENT, PREVIOUS_COLUMNS, results_columns, round6, score_columns
 from tests.health.cards import DAY
 from tests.health.test_properties import METRICS, transforms
 
@@ -146,3 +147,15 @@ def test_default_scorecards_columns_give_the_results_of_rows(rows: list[dict[str
 def test_an_empty_table_scores_to_no_rows() -> None:
     table = pa.table({"account_id": pa.array([], pa.string())})
     assert score_columns(table, default_scorecards(), None, DAY).num_rows == 0
+
+
+near_ties = st.builds(lambda k, eps: (k + 0.5) / 1e6 + eps, st.integers(-10**8, 10**8),
+                      st.sampled_from([0.0, 1e-15, -1e-15, 5e-13, -5e-13]))
+
+
+@given(st.lists(st.one_of(st.floats(-200, 200), st.floats(-1e12, 1e12), near_ties, st.just(-0.0)), min_size=1))
+def test_round6_is_pythons_round(values: list[float]) -> None:
+    rounded = round6(np.array(values, dtype=np.float64)).tolist()
+    for value, got in zip(values, rounded, strict=True):
+        want = round(value, 6)
+        assert got == want and math.copysign(1.0, got) == math.copysign(1.0, want), (value, got, want)

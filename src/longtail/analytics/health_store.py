@@ -19,12 +19,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from longtail.core.health import HealthResult, PreviousState
-from longtail.core.health.columnar import PREVIOUS_COLUMNS, RESULT_SCHEMA, results_columns
+from longtail.core.health.columnar import PREVIOUS_COLUMNS, RESULT_SCHEMA, results_columns, round6
 from longtail.settings import Workspace
 
 log = logging.getLogger(__name__)
@@ -151,14 +152,14 @@ def with_changes(scored: pa.Table, changes: tuple[pa.Table | None, pa.Table | No
     """`score_columns` rows with change_7d and change_30d: the score minus the one stored 7 and 30 days before
     (`changes`: those days' account_id and score, None when not stored), rounded to 6 places like the score."""
     ids = scored.column("account_id")
-    now = scored.column("score").to_pylist()
+    now = np.asarray(scored.column("score").to_numpy(), dtype=np.float64)
     for name, earlier in zip(("change_7d", "change_30d"), changes, strict=True):
         if earlier is None or earlier.num_rows == 0:
             change = pa.nulls(scored.num_rows, pa.float64())
         else:
-            then = earlier.column("score").take(pc.index_in(ids, value_set=earlier.column("account_id"))).to_pylist()
-            change = pa.array([None if old is None else round(new - old, 6)
-                               for old, new in zip(then, now, strict=True)], pa.float64())
+            then = earlier.column("score").take(pc.index_in(ids, value_set=earlier.column("account_id")))
+            old = np.asarray(pc.fill_null(then, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+            change = pa.array(round6(now - old), pa.float64(), mask=pc.is_null(then).to_numpy(zero_copy_only=False))
         scored = scored.append_column(name, change)
     return scored
 

@@ -265,12 +265,31 @@ def _parts(c: _Compiled, table: pa.Table, prev: _Previous) -> _Parts:
 
 
 def _final(c: _Compiled, parts: _Parts) -> Floats:
-    """The score as `score` computes it: clamped, then rounded with Python's round (NumPy's rounds differently)."""
+    """The score as `score` computes it: clamped to [0, 100] (as min/max do), rounded as `round(x, 6)`."""
     raw = parts.worst if c.worst_of else np.divide(parts.total, parts.weight, out=np.zeros_like(parts.total),
                                                     where=parts.weight != 0.0)
-    out = [NO_DATA_SCORE if w == 0.0 else round(min(max(x, 0.0), 100.0), 6)
-           for x, w in zip(raw.tolist(), parts.weight.tolist(), strict=True)]
-    return np.array(out, dtype=np.float64)
+    clamped = np.where(raw < 0.0, 0.0, raw)
+    clamped = np.where(clamped > 100.0, 100.0, clamped)
+    return np.where(parts.weight == 0.0, NO_DATA_SCORE, round6(np.where(parts.weight == 0.0, 0.0, clamped)))
+
+
+_NEAR_TIE = 1e-6
+
+
+def round6(values: Floats) -> Floats:
+    """`round(v, 6)` of each value, exactly, for |v| up to 1e6 (larger ones take Python's round).
+
+    Python rounds the exact binary value half to even and returns the double nearest to the rounded decimal;
+    NumPy's `round` computes rint(v * 1e6) / 1e6, whose product is off by up to half an ulp. Off a tie by more
+    than `_NEAR_TIE` in the scaled value (far more than that error), rint picks the same integer and the
+    division is correctly rounded, so both agree; the few values near a tie, or large, go through Python's round.
+    """
+    scaled = values * 1e6
+    out = np.rint(scaled) / 1e6
+    odd = (np.abs(scaled - np.floor(scaled) - 0.5) < _NEAR_TIE) | ~(np.abs(values) <= 1e6)
+    if odd.any():
+        out[odd] = [round(v, 6) for v in values[odd].tolist()]
+    return out
 
 
 def _band_indexes(c: _Compiled, final: Floats) -> Ints:

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from longtail.analytics import features as feature_tables
 from longtail.analytics import health_store
 from longtail.core.health import ScorecardSet, default_scorecards, load_scorecards
-from longtail.core.health.columnar import score_columns
+from longtail.core.health.columnar import Previous, score_columns
 from longtail.errors import ConfigError, LongtailError
 from longtail.settings import Workspace
 
@@ -68,8 +68,9 @@ def score_batches(features: pa.Table, cards: ScorecardSet, previous: pa.Table | 
     """`score_columns` over consecutive slices of `SCORE_BATCH` rows, each scored only when asked for: a caller
     that keeps what it needs of a batch (stores it, sums it up) before taking the next holds one batch at a time.
     `previous`: the `PREVIOUS_COLUMNS` of the last results before `day` (None: none)."""
+    aligned = Previous.aligned(previous, features.column("account_id"), cards)  # once: a hash of every account
     for start in range(0, features.num_rows, SCORE_BATCH):
-        yield score_columns(features.slice(start, SCORE_BATCH), cards, previous, day)
+        yield score_columns(features.slice(start, SCORE_BATCH), cards, aligned.slice(start, SCORE_BATCH), day)
 
 
 def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table | None = None) -> pa.Table:

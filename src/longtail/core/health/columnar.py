@@ -70,14 +70,18 @@ PREVIOUS_COLUMNS = ("account_id", "band", "pending_band", "pending_since", "comp
 """What `score_columns` reads of the previous results (a `RESULT_SCHEMA` table, or these columns of one)."""
 
 
-def score_columns(features: pa.Table, scorecards: ScorecardSet, previous: pa.Table | None, day: date) -> pa.Table:
+def score_columns(features: pa.Table, scorecards: ScorecardSet, previous: pa.Table | Previous | None, day: date
+                  ) -> pa.Table:
     """Score every row of `features` (one row per account) on `day`: a `RESULT_SCHEMA` table in the same row order.
 
     `previous`: the last results before `day` (`PREVIOUS_COLUMNS`), for hysteresis and carry_last; accounts
-    missing from it have no previous state. Missing feature columns count as null.
+    missing from it have no previous state. Or those results already aligned with the rows (`Previous.aligned`,
+    sliced like `features`): scoring a day in batches aligns once. Missing feature columns count as null.
     """
     ids = pc.cast(features.column("account_id"), pa.string()).combine_chunks()
-    prev = _Previous.aligned(previous, ids, _carried_metrics(scorecards))
+    prev = previous if isinstance(previous, Previous) else Previous.aligned(previous, ids, scorecards)
+    if prev.state.num_rows != len(ids):
+        raise ValueError(f"the previous state has {prev.state.num_rows} rows for {len(ids)} accounts")
     choice = _choose(features, scorecards)
     groups, rows = [], []
     for index, card in enumerate(scorecards.scorecards):
@@ -181,17 +185,21 @@ _STATE = pa.schema([("band", pa.string()), ("pending_band", pa.string()), ("pend
 
 
 @dataclass(frozen=True, slots=True)
-class _Previous:
-    """The previous results aligned with the rows being scored: band, pending band and since (null: no state)."""
+class Previous:
+    """The previous results aligned with the rows being scored: band, pending band and since (null: no state), and
+    the last value of each carry_last metric."""
 
     state: pa.Table  # _STATE
     carried: dict[str, Floats]  # carry_last metric -> last stored value (NaN: none)
 
     @staticmethod
-    def aligned(previous: pa.Table | None, ids: pa.Array, metrics: Sequence[str]) -> _Previous:
+    def aligned(previous: pa.Table | None, ids: pa.Array | pa.ChunkedArray, scorecards: ScorecardSet) -> Previous:
+        """`previous` (`PREVIOUS_COLUMNS`, any order) row by row for the accounts `ids`."""
+        metrics = _carried_metrics(scorecards)
+        ids = pc.cast(ids, pa.string())
         n = len(ids)
         if previous is None or previous.num_rows == 0:
-            return _Previous(pa.table([pa.nulls(n, f.type) for f in _STATE], schema=_STATE),
+            return Previous(pa.table([pa.nulls(n, f.type) for f in _STATE], schema=_STATE),
                              {m: np.full(n, np.nan) for m in metrics})
         at = pc.index_in(ids, value_set=pc.cast(previous.column("account_id"), pa.string()))
         state = previous.select(_STATE.names).cast(_STATE).take(at)
@@ -201,10 +209,14 @@ class _Previous:
             found = np.asarray(pc.fill_null(at, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
             for metric, column in values.items():
                 carried[metric] = np.where(found >= 0, column[np.maximum(found, 0)], np.nan)
-        return _Previous(state, carried)
+        return Previous(state, carried)
 
-    def take(self, rows: Ints) -> _Previous:
-        return _Previous(self.state.take(rows), {m: v[rows] for m, v in self.carried.items()})
+    def take(self, rows: Ints) -> Previous:
+        return Previous(self.state.take(rows), {m: v[rows] for m, v in self.carried.items()})
+
+    def slice(self, start: int, length: int) -> Previous:
+        return Previous(self.state.slice(start, length),
+                        {m: v[start:start + length] for m, v in self.carried.items()})
 
 
 def _component_values(components: pa.ChunkedArray, metrics: Sequence[str]) -> dict[str, Floats]:
@@ -237,7 +249,7 @@ class _Parts:
     worst: Floats
 
 
-def _parts(c: _Compiled, table: pa.Table, prev: _Previous) -> _Parts:
+def _parts(c: _Compiled, table: pa.Table, prev: Previous) -> _Parts:
     n = table.num_rows
     weight, total, worst = np.zeros(n), np.zeros(n), np.full(n, np.inf)
     values, carried, points = [], [], []
@@ -304,7 +316,7 @@ def _band_indexes(c: _Compiled, final: Floats) -> Ints:
     return index
 
 
-def _score_group(c: _Compiled, table: pa.Table, ids: pa.Array, prev: _Previous, day: date) -> pa.Table:
+def _score_group(c: _Compiled, table: pa.Table, ids: pa.Array, prev: Previous, day: date) -> pa.Table:
     n = table.num_rows
     parts = _parts(c, table, prev)
     final = _final(c, parts)
@@ -322,7 +334,7 @@ def _score_group(c: _Compiled, table: pa.Table, ids: pa.Array, prev: _Previous, 
     ], schema=RESULT_SCHEMA)
 
 
-def _held(c: _Compiled, final: Floats, raw: Ints, prev: _Previous, day: date) -> tuple[Ints, Ints, pa.Array]:
+def _held(c: _Compiled, final: Floats, raw: Ints, prev: Previous, day: date) -> tuple[Ints, Ints, pa.Array]:
     """The band after hysteresis, the pending band (-1: none) and since when (`_hysteresis` over arrays: a row
     whose previous band is one of this scorecard's and differs from today's keeps it until today's band is
     `margin` past the edge or has been pending `days` days)."""

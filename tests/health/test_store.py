@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -110,6 +111,31 @@ def test_default_scorecards_score_a_table(workspace: Workspace) -> None:
     assert [r.scorecard for r in results] == ["onboarding", "adopted"]
     health_store.write_results(workspace, day, results)
     assert health_store.read_scores(workspace, day).keys() == {"a", "b"}
+
+
+def test_changes_in_batches_read_an_unsorted_earlier_file_whole(workspace: Workspace,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch looks up its own range of the earlier day's (sorted) accounts; a file not sorted by account_id
+    (written by hand) is sorted first, so every account still finds its score."""
+    import pyarrow.parquet as pq
+
+    from longtail.analytics import health_run
+
+    day, week_ago = date(2026, 3, 31), date(2026, 3, 24)
+    users = [float(i % 12) for i in range(40)]
+    run(workspace, week_ago, users)
+    path = health_store.day_file(workspace, week_ago)
+    stored = pq.read_table(path)
+    pq.write_table(stored.take(list(reversed(range(stored.num_rows)))), path)
+    monkeypatch.setattr(health_run, "SCORE_BATCH", 8)
+    table = features(day, [u + 3 for u in users]).append_column("is_customer", pa.array([1] * 40))
+    health_run.score_day(workspace, day, CARDS, table)
+    now, then = health_store.read_scores(workspace, day), health_store.read_scores(workspace, week_ago)
+    got = health_store.read_day(workspace, day, ["account_id", "change_7d"])
+    assert got is not None and got.num_rows == 40
+    for account, change in zip(got.column("account_id").to_pylist(), got.column("change_7d").to_pylist(),
+                               strict=True):
+        assert change == round(now[account] - then[account], 6)
 
 
 def test_files_of_earlier_versions_with_json_details_read_the_same(workspace: Workspace) -> None:

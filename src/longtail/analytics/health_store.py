@@ -150,23 +150,58 @@ SUMMARY_COLUMNS = ("account_id", "score", "band")
 
 def with_changes(scored: pa.Table, changes: tuple[pa.Table | None, pa.Table | None]) -> pa.Table:
     """`score_columns` rows with change_7d and change_30d: the score minus the one stored 7 and 30 days before
-    (`changes`: those days' account_id and score, None when not stored), rounded to 6 places like the score."""
-    ids = scored.column("account_id")
+    (`changes`: those days' account_id and score sorted by account_id, None when not stored; `_changes`),
+    rounded to 6 places like the score."""
+    ids = pc.cast(scored.column("account_id"), pa.string())
     now = np.asarray(scored.column("score").to_numpy(), dtype=np.float64)
     for name, earlier in zip(("change_7d", "change_30d"), changes, strict=True):
-        if earlier is None or earlier.num_rows == 0:
+        if earlier is None or earlier.num_rows == 0 or scored.num_rows == 0:
             change = pa.nulls(scored.num_rows, pa.float64())
         else:
-            then = earlier.column("score").take(pc.index_in(ids, value_set=earlier.column("account_id")))
+            near = _around(earlier, ids)
+            then = near.column("score").take(pc.index_in(ids, value_set=near.column("account_id")))
             old = np.asarray(pc.fill_null(then, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
             change = pa.array(round6(now - old), pa.float64(), mask=pc.is_null(then).to_numpy(zero_copy_only=False))
         scored = scored.append_column(name, change)
     return scored
 
 
+def _around(earlier: pa.Table, ids: pa.ChunkedArray) -> pa.Table:
+    """The rows of `earlier` (sorted by account_id) from the batch's first account to its last: a batch looks up
+    its own accounts, not a hash of the whole day's."""
+    stored = pc.cast(earlier.column("account_id"), pa.string())
+    first, last = pc.min(ids).as_py(), pc.max(ids).as_py()
+    lo, hi = _bisect(stored, first), _bisect(stored, last, after=True)
+    return earlier.slice(lo, hi - lo)
+
+
+def _sorted(values: pa.ChunkedArray) -> bool:
+    return len(values) < 2 or bool(pc.all(pc.less(values[:-1], values[1:])).as_py())
+
+
+def _bisect(values: pa.ChunkedArray, key: str, *, after: bool = False) -> int:
+    """Where `key` goes in sorted `values` (before equal ones, or after them with `after`)."""
+    lo, hi = 0, len(values)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        here = values[mid].as_py()
+        if here < key or (after and here == key):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 def _changes(ws: Workspace, as_of: date) -> tuple[pa.Table | None, pa.Table | None]:
-    return (read_day(ws, as_of - timedelta(days=7), ["account_id", "score"]),
-            read_day(ws, as_of - timedelta(days=30), ["account_id", "score"]))
+    """account_id and score stored 7 and 30 days before `as_of`, sorted by account_id (stored files are; a file
+    that is not gets sorted here, once a day rather than once a batch)."""
+    out = []
+    for days in (7, 30):
+        table = read_day(ws, as_of - timedelta(days=days), ["account_id", "score"])
+        if table is not None and not _sorted(pc.cast(table.column("account_id"), pa.string())):
+            table = table.sort_by("account_id")
+        out.append(table)
+    return out[0], out[1]
 
 
 def write_results(ws: Workspace, as_of: date, results: Sequence[HealthResult]) -> Path:

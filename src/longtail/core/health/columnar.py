@@ -220,20 +220,20 @@ class Previous:
 
 
 def _component_values(components: pa.ChunkedArray, metrics: Sequence[str]) -> dict[str, Floats]:
-    """Per previous row, the stored value of each metric (NaN where the row has none)."""
-    lists = components.combine_chunks()
-    n = len(lists)
-    flat = pc.list_flatten(lists)
-    parents = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), dtype=np.int64)
-    names = flat.field("metric")
-    values = np.asarray(flat.field("value").to_numpy(zero_copy_only=False), dtype=np.float64)
-    out = {}
-    for metric in metrics:
-        named = pc.fill_null(pc.equal(names, metric), False).to_numpy(zero_copy_only=False)
-        mask = np.asarray(named) & ~np.isnan(values)
-        column = np.full(n, np.nan)
-        column[parents[mask]] = values[mask]
-        out[metric] = column
+    """Per previous row, the stored value of each metric (NaN where the row has none). Chunk by chunk: combining
+    the chunks would copy every label and sentence of the day."""
+    out = {metric: np.full(len(components), np.nan) for metric in metrics}
+    start = 0
+    for lists in components.chunks:
+        flat = pc.list_flatten(lists)
+        parents = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), dtype=np.int64) + start
+        names = flat.field("metric")
+        values = np.asarray(flat.field("value").to_numpy(zero_copy_only=False), dtype=np.float64)
+        for metric, column in out.items():
+            named = np.asarray(pc.fill_null(pc.equal(names, metric), False).to_numpy(zero_copy_only=False))
+            mask = named & ~np.isnan(values)
+            column[parents[mask]] = values[mask]
+        start += len(lists)
     return out
 
 

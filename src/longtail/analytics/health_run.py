@@ -57,6 +57,21 @@ def customers(features: pa.Table) -> pa.Table:
     return features.filter(pc.equal(features.column(CUSTOMER), 1))
 
 
+def scoring_columns(features: pa.Table, cards: ScorecardSet) -> pa.Table:
+    """The columns scoring reads (account_id, is_customer, the scorecards' metrics): filtering and sorting a few
+    columns instead of every feature (at 1M accounts, ~2 s a day)."""
+    wanted = {"account_id", CUSTOMER, *cards.metrics()}
+    return features.select([name for name in features.column_names if name in wanted])
+
+
+def _by_account(table: pa.Table) -> pa.Table:
+    """Sorted by account_id (the feature table usually is already: then it is not copied)."""
+    ids = pc.cast(table.column("account_id"), pa.string())
+    if len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py():
+        return table
+    return table.sort_by("account_id")
+
+
 SCORE_BATCH = 16 * 4096
 """Accounts scored per batch by `score_day`: results of one batch are stored before the next is scored, which
 bounds memory (a million accounts' results, reasons and paths take ~1 GB as Arrow). A multiple of the store's
@@ -81,7 +96,7 @@ def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table 
     """
     previous = health_store.previous_results(ws, day)
     table = features if features is not None else checked_features(ws, day)
-    scored = customers(table).sort_by("account_id")
+    scored = _by_account(customers(scoring_columns(table, cards)))
     path, summary = health_store.write_scored(ws, day, score_batches(scored, cards, previous, day))
     log.info("health.score day=%s accounts=%d not_customers=%d file=%s", day, summary.num_rows,
              len(table) - len(scored), path)

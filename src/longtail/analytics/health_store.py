@@ -262,7 +262,7 @@ def _check_order(before: list[pa.Table], table: pa.Table) -> None:
 
 
 def read_account(ws: Workspace, as_of: date, account_id: str) -> dict[str, Any] | None:
-    """One stored row with its JSON columns decoded, or None."""
+    """One stored row with its detail columns as lists (`decoded_row`), or None."""
     path = day_file(ws, as_of)
     if not path.is_file():
         return None

@@ -66,8 +66,7 @@ def scoring_columns(features: pa.Table, cards: ScorecardSet) -> pa.Table:
 
 def _by_account(table: pa.Table) -> pa.Table:
     """Sorted by account_id (the feature table usually is already: then it is not copied)."""
-    ids = pc.cast(table.column("account_id"), pa.string())
-    if len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py():
+    if health_store.strictly_sorted(pc.cast(table.column("account_id"), pa.string())):
         return table
     return table.sort_by("account_id")
 

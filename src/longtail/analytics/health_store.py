@@ -175,7 +175,8 @@ def _around(earlier: pa.Table, ids: pa.ChunkedArray) -> pa.Table:
     return earlier.slice(lo, hi - lo)
 
 
-def _sorted(values: pa.ChunkedArray) -> bool:
+def strictly_sorted(values: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether each value is greater than the one before (account ids: sorted, each once)."""
     return len(values) < 2 or bool(pc.all(pc.less(values[:-1], values[1:])).as_py())
 
 
@@ -198,7 +199,7 @@ def _changes(ws: Workspace, as_of: date) -> tuple[pa.Table | None, pa.Table | No
     out = []
     for days in (7, 30):
         table = read_day(ws, as_of - timedelta(days=days), ["account_id", "score"])
-        if table is not None and not _sorted(pc.cast(table.column("account_id"), pa.string())):
+        if table is not None and not strictly_sorted(pc.cast(table.column("account_id"), pa.string())):
             table = table.sort_by("account_id")
         out.append(table)
     return out[0], out[1]
@@ -247,8 +248,7 @@ def _check_batch(batch: pa.Table, as_of: date, before: list[pa.Table]) -> None:
         raise ValueError(f"a batch of results must have the columns of RESULT_SCHEMA, got {batch.schema.names}")
     if batch.num_rows and pc.any(pc.not_equal(batch.column("as_of"), pa.scalar(as_of, pa.date32()))).as_py():
         raise ValueError(f"every result must be for {as_of}")
-    ids = batch.column("account_id")
-    if batch.num_rows > 1 and not pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py():
+    if not strictly_sorted(batch.column("account_id")):
         raise ValueError("a batch of results must be sorted by account_id, each account once")
     _check_order(before, batch)
 

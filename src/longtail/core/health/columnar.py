@@ -3,10 +3,11 @@
 `score_table` makes one Python object per account and component; at a million accounts scoring and storing
 took ~90 CPU-s a day. Here every step runs on NumPy/Arrow columns: values, null policies, carry_last, the
 transforms, the aggregate, bands, hysteresis, the green test, the components, and (`columnar_explain`) the
-reasons and the path to green, whose sentences are assembled with Arrow string functions. Python still runs
-once per account to round the score as `round()` does (NumPy rounds differently), and once per distinct number
-to format it. Each step mirrors a line of `scoring`; the tests require the two to give the same results, row
-for row, over random scorecards, values and previous states.
+reasons and the path to green, whose sentences are assembled with Arrow string functions. The score is rounded
+by `round6` (what `round(x, 6)` gives; Python's round only near ties). Python runs once per distinct number, to
+format it, and per value only for columns that are neither numbers nor booleans. Each step mirrors a line of
+`scoring`; the tests require the two to give the same results, row for row, over random scorecards, values and
+previous states.
 
 Pure: Arrow in, Arrow out (see docs/health.md for the stored columns).
 """
@@ -155,7 +156,7 @@ def _numbers(features: pa.Table, name: str) -> Floats | None:
     column = features.column(name)
     if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
         return None
-    values = np.array(pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+    values = _floats(column)
     if pa.types.is_integer(column.type) and (np.abs(values[~np.isnan(values)]) > _EXACT).any():
         return None  # a float comparison would not be the exact integer one
     return values
@@ -176,9 +177,14 @@ def _values(table: pa.Table, name: str) -> Floats:
         # any other type (text, decimals, dictionaries...) value by value, through the very test `score` uses
         cleaned = (_clean(v) for v in column.to_pylist())
         return np.fromiter((math.nan if v is None else v for v in cleaned), dtype=np.float64, count=n)
-    values = np.array(pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+    values = _floats(column)
     values[~np.isfinite(values)] = np.nan  # nulls are NaN already
     return values
+
+
+def _floats(column: pa.ChunkedArray) -> Floats:
+    """A number or boolean column as a writable float64 array, nulls as NaN (as Python's float() converts)."""
+    return np.array(pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 _STATE = pa.schema([("band", pa.string()), ("pending_band", pa.string()), ("pending_since", pa.date32())])

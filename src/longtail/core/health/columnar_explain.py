@@ -68,44 +68,54 @@ def meets_green(c: _Compiled, points: Floats) -> Bools:
 # --- reasons -------------------------------------------------------------------------------------------------
 
 def reasons(c: _Compiled, cols: Columns) -> tuple[Ints, pa.Array]:
-    """Per account, how many reasons, and all the sentences in account order (worst first within one)."""
-    m = len(cols.final)
+    """Per account, how many reasons, and all the sentences in account order (worst first within one).
+
+    A sentence is built only where it is said: for the (account, component) pairs that lose points, and the
+    sentence of its own for an account with none.
+    """
+    m, k = len(cols.final), len(c.comps)
     nodata = cols.weight == 0.0
     keys, sentences = [], []
+    place = np.full((m, k + 1), -1, dtype=np.int64)  # where each said sentence sits in the concatenation
+    start = 0
     for j, comp in enumerate(c.comps):
         points = cols.points[j]
         include = ~np.isnan(points) & ~meets_green(c, points) & ~nodata
         share = 1.0 if c.worst_of else np.divide(comp.weight, cols.weight, out=np.zeros(m), where=~nodata)
         loss = (100.0 - np.where(include, points, 0.0)) * share
         keys.append(np.where(include, -loss, np.inf))
-        sentences.append(_sentences(comp, cols, j))
-    key = np.stack(keys, axis=1)
-    included = np.isfinite(key)
-    count = included.sum(axis=1)
+        at = np.flatnonzero(include)
+        place[at, j] = start + np.arange(len(at))
+        start += len(at)
+        sentences.append(_sentences(comp, cols, j, at))
+    key = np.stack(keys, axis=1) if k else np.zeros((m, 0))
+    count = np.isfinite(key).sum(axis=1)
     # an account with no failing part gets one sentence of its own: no data at all, or below green overall
-    alone = join("The score of ", _whole(cols.final), f" is below {c.target_band} although no single part is")
+    at = np.flatnonzero(count == 0)
+    place[at, k] = start + np.arange(len(at))
+    alone = join("The score of ", _whole(cols.final[at]), f" is below {c.target_band} although no single part is")
     names = ", ".join(comp.lower_label for comp in c.comps)
-    alone = where(nodata, f"No data for any part of the {c.name} scorecard ({names}); the score is neutral", alone)
+    sentences.append(where(nodata[at], f"No data for any part of the {c.name} scorecard ({names}); the score is "
+                                       "neutral", alone))
     key = np.concatenate([key, np.where(count == 0, -np.inf, np.inf)[:, None]], axis=1)
-    sentences.append(alone)
     order = np.argsort(key, axis=1, kind="stable")
     taken = np.take_along_axis(key, order, axis=1) < np.inf
-    flat = (order * m + np.arange(m)[:, None])[taken]
-    return taken.sum(axis=1), pa.concat_arrays(sentences).take(pa.array(flat.astype(np.int64)))
+    flat = np.take_along_axis(place, order, axis=1)[taken]
+    return taken.sum(axis=1), pa.concat_arrays(sentences).take(pa.array(flat))
 
 
-def _sentences(comp: _Comp, cols: Columns, j: int) -> pa.Array:
-    """`_sentence` for every account (used where the component is a reason)."""
-    value, points = cols.values[j], cols.points[j]
+def _sentences(comp: _Comp, cols: Columns, j: int, at: Ints) -> pa.Array:
+    """`_sentence` for the accounts at positions `at` (where the component is a reason)."""
+    value, points = cols.values[j][at], cols.points[j][at]
     now = texts(comp, value)
     body = join(f"{comp.label} is ", now)
     if comp.previous_metric:
-        before = cols.before[comp.previous_metric]
+        before = cols.before[comp.previous_metric][at]
         moved = ~np.isnan(before) & ~np.isnan(value) & (value < before if comp.higher else value > before)
         verb = "fell" if comp.higher else "rose"
         body = where(moved, join(f"{comp.label} {verb} from ", texts(comp, before), " to ", now), body)
     if comp.policy == _CARRY:
-        body = where(cols.carried[j], join(body, " (last known value; no new data)"), body)
+        body = where(cols.carried[j][at], join(body, " (last known value; no new data)"), body)
     tail = comp.target_text or join(", scoring ", _whole(np.where(np.isnan(points), 0.0, points)), " of 100")
     how = "0 of 100" if comp.policy == _ZERO else "neutral, 50 of 100"
     return where(np.isnan(value), f"No data for {comp.lower_label} (counted as {how})", join(body, tail))

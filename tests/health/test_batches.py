@@ -1,8 +1,10 @@
-"""`score_day` scores and stores a day in batches: the stored day is the one a single batch gives, batches are
-stored one by one (memory), and a batch out of account order is refused without touching the stored day."""
+"""`score_day` scores and stores a day in batches: the stored day is the one a single batch gives, scoring runs
+at most one batch ahead of storing (memory), and a batch out of account order is refused without touching the
+stored day."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -57,9 +59,10 @@ def test_batches_store_what_one_batch_stores(tmp_path: Path,
     assert small[-1].column("change_7d").null_count < 500  # the earlier days were read
 
 
-def test_each_batch_is_stored_before_the_next_is_scored(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, int]] = []
+def test_scoring_runs_at_most_one_batch_ahead_of_storing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory stays bounded: while batch i is written, batch i + 1 waits and batch i + 2 is being scored, never
+    more (`ahead` with depth 1); every batch is stored, in order."""
+    calls: list[tuple[str, int]] = []  # appended from two threads (list.append is atomic)
     real_score, real_rows = score_columns, health_store.with_changes
 
     def scoring(table: pa.Table, *args: object, **kwargs: object) -> pa.Table:
@@ -67,14 +70,21 @@ def test_each_batch_is_stored_before_the_next_is_scored(tmp_path: Path,
         return real_score(table, *args, **kwargs)  # type: ignore[arg-type]
 
     def storing(results: pa.Table, *args: object) -> pa.Table:
-        calls.append(("store", results.num_rows))
-        return real_rows(results, *args)  # type: ignore[arg-type]
+        if not any(kind == "stored" for kind, _n in calls):
+            time.sleep(0.3)  # a slow first write: the scoring thread gets every chance to run further ahead
+        out = real_rows(results, *args)  # type: ignore[arg-type]
+        calls.append(("stored", results.num_rows))
+        return out
 
     monkeypatch.setattr(health_run, "score_columns", scoring)
     monkeypatch.setattr(health_store, "with_changes", storing)
-    monkeypatch.setattr(health_run, "SCORE_BATCH", 200)
-    health_run.score_day(init_workspace(tmp_path / "ws"), DAY, CARDS, features(DAY, 500))
-    assert calls == [("score", 200), ("store", 200), ("score", 200), ("store", 200), ("score", 100), ("store", 100)]
+    monkeypatch.setattr(health_run, "SCORE_BATCH", 100)
+    health_run.score_day(init_workspace(tmp_path / "ws"), DAY, CARDS, features(DAY, 550))
+    assert [n for kind, n in calls if kind == "score"] == [100, 100, 100, 100, 100, 50]
+    assert [n for kind, n in calls if kind == "stored"] == [100, 100, 100, 100, 100, 50]
+    for i, at in enumerate(k for k, (kind, _n) in enumerate(calls) if kind == "score"):
+        stored_before = sum(kind == "stored" for kind, _n in calls[:at])
+        assert stored_before >= i - 2, f"batch {i} scored with only {stored_before} stored: {calls}"
 
 
 def test_a_batch_out_of_order_is_refused_and_the_stored_day_kept(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from longtail.analytics import features as feature_tables
 from longtail.analytics import health_store
+from longtail.analytics.ahead import ahead
 from longtail.core.health import ScorecardSet, default_scorecards, load_scorecards
 from longtail.core.health.columnar import Previous, score_columns
 from longtail.errors import ConfigError, LongtailError
@@ -96,7 +97,8 @@ def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table 
     previous = health_store.previous_results(ws, day)
     table = features if features is not None else checked_features(ws, day)
     scored = _by_account(customers(scoring_columns(table, cards)))
-    path, summary = health_store.write_scored(ws, day, score_batches(scored, cards, previous, day))
+    # the next batch is scored while the last one is written (two cores: the longer of the two, not the sum)
+    path, summary = health_store.write_scored(ws, day, ahead(score_batches(scored, cards, previous, day)))
     log.info("health.score day=%s accounts=%d not_customers=%d file=%s", day, summary.num_rows,
              len(table) - len(scored), path)
     return summary

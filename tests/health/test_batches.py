@@ -9,13 +9,16 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from longtail.analytics import health_run, health_store
 from longtail.core.health import default_scorecards
-from longtail.core.health.columnar import score_columns
+from longtail.core.health.columnar import PREVIOUS_COLUMNS, RESULT_SCHEMA, carried_metrics, score_columns
+from longtail.core.health.loader import ScorecardSet
 from longtail.settings import Workspace, init_workspace
+from tests.health.cards import USAGE
 
 CARDS = default_scorecards()
 DAY = date(2026, 3, 2)
@@ -121,3 +124,49 @@ def test_batches_of_whole_row_groups_write_the_same_bytes(tmp_path: Path, monkey
     assert files[0] == files[1]
     assert pq.ParquetFile(tmp_path / "batched" / ".longtail" / "health" / f"as_of={DAY}" / "scores.parquet"
                           ).metadata.num_row_groups == 32  # 500 rows in groups of 16
+
+
+def test_the_previous_day_is_read_narrowly_and_scores_as_the_whole_row(tmp_path: Path) -> None:
+    """`previous_results` reads only the components' metric and value; carry_last gives what the full row gives."""
+    ws = init_workspace(tmp_path / "ws")
+    first = DAY - timedelta(days=1)
+    health_run.score_day(ws, first, CARDS, features(first, 300))
+    today = features(DAY, 300, shift=1).sort_by("account_id")
+    unknown = [None if i % 3 else v for i, v in enumerate(today.column("days_since_last_activity").to_pylist())]
+    today = today.set_column(today.column_names.index("days_since_last_activity"), "days_since_last_activity",
+                             pa.array(unknown, pa.float64()))
+    narrow = health_store.previous_results(ws, DAY)
+    full = health_store.read_day(ws, first, list(PREVIOUS_COLUMNS))
+    assert narrow is not None and full is not None
+    assert [f.name for f in narrow.schema.field("components").type.value_type] == ["metric", "value"]
+    for name in ("metric", "value"):
+        assert pc.struct_field(pc.list_flatten(narrow.column("components")), name).equals(
+            pc.struct_field(pc.list_flatten(full.column("components")), name))
+    results = score_columns(today, CARDS, narrow, DAY)
+    assert results.equals(score_columns(today, CARDS, full, DAY))
+    carried = pc.struct_field(pc.list_flatten(results.column("components")), "carried")
+    assert pc.sum(carried).as_py() > 0  # the earlier values were used
+
+
+def test_scorecards_that_carry_nothing_read_no_components(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cards = ScorecardSet(scorecards=(USAGE,), source="test")
+    assert carried_metrics(cards) == []
+    ws = init_workspace(tmp_path / "ws")
+    before = DAY - timedelta(days=1)
+    health_run.score_day(ws, before, cards, features(before, 200))
+    full = health_store.read_day(ws, before, list(PREVIOUS_COLUMNS))
+    asked: list[bool] = []
+    real = health_store.previous_results
+
+    def reading(ws: Workspace, day: date, *, components: bool = True) -> pa.Table | None:
+        asked.append(components)
+        table = real(ws, day, components=components)
+        assert table is not None and "components" not in table.column_names
+        return table
+
+    monkeypatch.setattr(health_store, "previous_results", reading)
+    today = features(DAY, 200, shift=2)
+    health_run.score_day(ws, DAY, cards, today)
+    assert asked == [False]
+    stored = pq.read_table(health_store.day_file(ws, DAY)).select(RESULT_SCHEMA.names)
+    assert stored.equals(score_columns(today.sort_by("account_id"), cards, full, DAY))

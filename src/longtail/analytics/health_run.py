@@ -13,7 +13,7 @@ from longtail.analytics import features as feature_tables
 from longtail.analytics import health_store
 from longtail.analytics.ahead import ahead
 from longtail.core.health import ScorecardSet, default_scorecards, load_scorecards
-from longtail.core.health.columnar import Previous, score_columns
+from longtail.core.health.columnar import Previous, carried_metrics, score_columns
 from longtail.errors import ConfigError, LongtailError
 from longtail.settings import Workspace
 
@@ -94,7 +94,7 @@ def score_day(ws: Workspace, day: date, cards: ScorecardSet, features: pa.Table 
     Returns the stored account_id, score and band of each, sorted by account_id (the whole results are in the
     store: `health_store.read_day`, `read_account`).
     """
-    previous = health_store.previous_results(ws, day)
+    previous = health_store.previous_results(ws, day, components=bool(carried_metrics(cards)))
     table = features if features is not None else checked_features(ws, day)
     scored = _by_account(customers(scoring_columns(table, cards)))
     # the next batch is scored while the last one is written (two cores: the longer of the two, not the sum)

@@ -98,11 +98,26 @@ def previous_day(ws: Workspace, as_of: date) -> date | None:
     return earlier[-1] if earlier else None
 
 
-def previous_results(ws: Workspace, as_of: date) -> pa.Table | None:
+def previous_results(ws: Workspace, as_of: date, *, components: bool = True) -> pa.Table | None:
     """The `PREVIOUS_COLUMNS` stored on the most recent date before `as_of` (None if none): what `score_columns`
-    reads for hysteresis and carry_last."""
+    reads for hysteresis and carry_last.
+
+    Of the components only `metric` and `value` are read (a third of the full column's cost at 1M accounts), and
+    none with `components=False` (scorecards without carry_last: `carried_metrics` is empty).
+    """
     day = previous_day(ws, as_of)
-    return None if day is None else read_day(ws, day, PREVIOUS_COLUMNS)
+    if day is None:
+        return None
+    state = [name for name in PREVIOUS_COLUMNS if name != "components"]
+    file = pq.ParquetFile(day_file(ws, day))
+    if not components:
+        return file.read(columns=state)
+    if pa.types.is_string(file.schema_arrow.field("components").type):  # JSON text of an earlier version
+        return decoded(file.read(columns=[*state, "components"]))
+    leaves = [file.schema.column(i).path for i in range(file.metadata.num_columns)]  # "components.list.element.x"
+    wanted = [leaf for leaf in leaves
+              if leaf.startswith("components.") and leaf.rsplit(".", 1)[1] in ("metric", "value")]
+    return file.read(columns=[*state, *wanted])
 
 
 def previous_states(ws: Workspace, as_of: date, *, with_components: bool = True) -> dict[str, PreviousState]:

@@ -17,7 +17,7 @@ from longtail.analytics import health_store
 from longtail.analytics.connect import SNAPSHOT_KINDS
 from longtail.analytics.health_run import customers, score_batches
 from longtail.core.health import ScorecardSet
-from longtail.core.health.columnar import RESULT_SCHEMA
+from longtail.core.health.columnar import RESULT_SCHEMA, carried_metrics
 from longtail.core.motion.load import motion_column
 from longtail.runner.evaluate import Fire
 from longtail.settings import Workspace
@@ -53,7 +53,7 @@ def result_scores(results: pa.Table) -> pa.Table:
 def stored_health(ws: Workspace, day: date, features: pa.Table, cards: ScorecardSet) -> pa.Table:
     """account_id, score and band of the day's customers scored in memory (nothing is written), continuing the
     stored history; scored in batches, of which only these columns are kept."""
-    previous = health_store.previous_results(ws, day)
+    previous = health_store.previous_results(ws, day, components=bool(carried_metrics(cards)))
     return stack_scores([result_scores(batch) for batch in score_batches(customers(features), cards, previous, day)])
 
 

@@ -68,7 +68,9 @@ RESULT_SCHEMA = pa.schema([
 """One row per account, what `HealthResult` holds."""
 
 PREVIOUS_COLUMNS = ("account_id", "band", "pending_band", "pending_since", "components")
-"""What `score_columns` reads of the previous results (a `RESULT_SCHEMA` table, or these columns of one)."""
+"""What `score_columns` reads of the previous results (a `RESULT_SCHEMA` table, or these columns of one). Of the
+components only `metric` and `value` are read, and only when a scorecard carries a metric (`carried_metrics`):
+a table whose components hold just those two fields, or that has no components column then, scores the same."""
 
 
 def score_columns(features: pa.Table, scorecards: ScorecardSet, previous: pa.Table | Previous | None, day: date
@@ -104,7 +106,8 @@ def _card_metrics(card: Scorecard) -> list[str]:
     return sorted({m for c in card.components for m in (c.metric, c.previous_metric) if m})
 
 
-def _carried_metrics(scorecards: ScorecardSet) -> list[str]:
+def carried_metrics(scorecards: ScorecardSet) -> list[str]:
+    """The metrics some component carries forward when null (`carry_last`): the previous values scoring needs."""
     return sorted({c.metric for card in scorecards.scorecards for c in card.components if c.on_null == "carry_last"})
 
 
@@ -201,7 +204,7 @@ class Previous:
     @staticmethod
     def aligned(previous: pa.Table | None, ids: pa.Array | pa.ChunkedArray, scorecards: ScorecardSet) -> Previous:
         """`previous` (`PREVIOUS_COLUMNS`, any order) row by row for the accounts `ids`."""
-        metrics = _carried_metrics(scorecards)
+        metrics = carried_metrics(scorecards)
         ids = pc.cast(ids, pa.string())
         n = len(ids)
         if previous is None or previous.num_rows == 0:

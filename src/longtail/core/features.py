@@ -173,8 +173,10 @@ def _history_features(ev: ir.Table, contacts: ir.Table, b: _Bounds, defs: Featur
             cond = (usage.ts >= b.start(int(f.params["window_days"]))) & _event_filter(usage.event, f.params["events"])
             aggs[f"c_{f.name}"] = usage.count(where=cond)
     per = usage.group_by(["account_id", "contact_id"]).aggregate(**aggs)
-    # min() keeps one role per contact portably (PostgreSQL has no FIRST()); contact ids are unique anyway
-    roles = contacts.group_by(_k=contacts.contact_id).aggregate(_role=contacts.role.min())
+    # Only key-role contacts are looked up: a third of them, so a smaller group-by and join. min() keeps one
+    # role per contact portably (PostgreSQL has no FIRST()); contact ids are unique in the contract anyway.
+    keyed = contacts.filter(contacts.role.isin(list(KEY_ROLES)))
+    roles = keyed.group_by(_k=keyed.contact_id).aggregate(_role=keyed.role.min())
     per = per.left_join(roles, per.contact_id == roles._k).select(*per.columns, "_role")
     person = per.contact_id.notnull()
     out: dict[str, ir.Value] = {

@@ -165,7 +165,7 @@ SUMMARY_COLUMNS = ("account_id", "score", "band")
 
 def with_changes(scored: pa.Table, changes: tuple[pa.Table | None, pa.Table | None]) -> pa.Table:
     """`score_columns` rows with change_7d and change_30d: the score minus the one stored 7 and 30 days before
-    (`changes`: those days' account_id and score sorted by account_id, None when not stored; `_changes`),
+    (`changes`: those days' account_id and score sorted by account_id, None when not stored; `earlier_scores`),
     rounded to 6 places like the score."""
     ids = pc.cast(scored.column("account_id"), pa.string())
     now = np.asarray(scored.column("score").to_numpy(), dtype=np.float64)
@@ -208,7 +208,7 @@ def _bisect(values: pa.ChunkedArray, key: str, *, after: bool = False) -> int:
     return lo
 
 
-def _changes(ws: Workspace, as_of: date) -> tuple[pa.Table | None, pa.Table | None]:
+def earlier_scores(ws: Workspace, as_of: date) -> tuple[pa.Table | None, pa.Table | None]:
     """account_id and score stored 7 and 30 days before `as_of`, sorted by account_id (stored files are; a file
     that is not gets sorted here, once a day rather than once a batch)."""
     out = []
@@ -235,7 +235,7 @@ def write_scored(ws: Workspace, as_of: date, batches: Iterable[pa.Table]) -> tup
     batch's, each sorted) so the file stays sorted; that is checked. Returns the file and the stored
     `SUMMARY_COLUMNS` of every row.
     """
-    changes = _changes(ws, as_of)
+    changes = earlier_scores(ws, as_of)
     target = day_file(ws, as_of)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".scores-", suffix=".parquet.tmp", dir=target.parent)

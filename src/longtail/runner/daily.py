@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from longtail.analytics import health_store
 from longtail.analytics.connect import connect, ensure_snapshots, workspace_feature_defs
 from longtail.analytics.health_run import checked_features, score_day, workspace_scorecards
 from longtail.analytics.motion_source import workspace_motion
@@ -50,7 +51,6 @@ from longtail.runner.frame import (
     health_frame,
     in_day,
     motion_fields,
-    stored_changes,
     stored_health,
     with_motion_attributes,
 )
@@ -174,7 +174,7 @@ def _day_table(ctx: Context, day: date, store: MotionStore, *, store_health: boo
         score_store.write_day(ctx.ws, day, score_store.score_rows(ctx.ws, features))
     else:
         scores = stored_health(ctx.ws, day, features, ctx.cards)
-    week, month = stored_changes(ctx.ws, day)
+    week, month = health_store.earlier_scores(ctx.ws, day)
     table = day_table(features, health_frame(scores, week, month), ctx.fields)
     # Scoring in memory continues the same stored history as scoring and storing: either way the table is the same.
     ctx.days.put(day, version, table)

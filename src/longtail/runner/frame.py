@@ -62,12 +62,6 @@ def stack_scores(parts: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables(parts) if parts else result_scores(RESULT_SCHEMA.empty_table())
 
 
-def stored_changes(ws: Workspace, day: date) -> tuple[pa.Table | None, pa.Table | None]:
-    """account_id and score stored 7 and 30 days before `day` (None: that day is not stored)."""
-    return (health_store.read_day(ws, day - timedelta(days=7), ["account_id", "score"]),
-            health_store.read_day(ws, day - timedelta(days=30), ["account_id", "score"]))
-
-
 def account_fields(accounts: pa.Table, attributes: Sequence[str], named_csm: str) -> pa.Table:
     """account_id, industry, country, employees, each listed custom attribute (text) and `named_csm`."""
     wanted = list(dict.fromkeys([*attributes, named_csm]))

@@ -281,3 +281,21 @@ def test_server_time_zone_does_not_matter(standard: dict[tuple[str, date], pa.Ta
     finally:
         _SESSION_ZONE[backend](con, "UTC")
     _assert_same_features(standard["duckdb", day], table, backend)
+
+
+def test_a_series_of_dates_agrees_with_each_date_alone(tables: dict[str, pa.Table],
+                                                       connections: dict[str, ibis.BaseBackend]) -> None:
+    """`feature_series` (whole-history parts carried from date to date as temporary tables, or cached DataFrames
+    on Spark) gives every backend each date's table as DuckDB computes it alone."""
+    from longtail.analytics.features import feature_series
+
+    defs = load_feature_defs(CUSTOM_YAML)
+    dates = [date(2025, 4, 16), date(2025, 5, 14), date(2025, 6, 15)]
+    alone = {day: _compute(connections["duckdb"], tables, day, defs, tz="America/New_York") for day in dates}
+    assert alone[dates[-1]].column("milestones_reached").to_pylist() != alone[dates[0]].column(
+        "milestones_reached").to_pylist(), "milestones carried from date to date must change to be a real check"
+    for backend in BACKENDS:
+        series = list(feature_series(connections[backend], _analytic(tables), dates, defs, tz="America/New_York"))
+        assert [day for day, _ in series] == dates, backend
+        for day, table in series:
+            _assert_same_features(alone[day], table, f"{backend} series {day}")

@@ -61,6 +61,9 @@ def fake_features(monkeypatch: pytest.MonkeyPatch) -> Callable[[Features], None]
             module = types.ModuleType("longtail.analytics.features")
             monkeypatch.setitem(sys.modules, "longtail.analytics.features", module)
         monkeypatch.setattr(module, "features_as_of", fn, raising=False)
+        # a history (--from/--to) reads its dates as one series; the fake gives each date's table the same way
+        monkeypatch.setattr(module, "features_over", lambda ws, days: ((d, fn(ws, d)) for d in sorted(set(days))),
+                            raising=False)
 
     install(hand_features)
     return install

@@ -3,13 +3,15 @@ model scores (`churn_risk`, `expansion_propensity`; see docs/models.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date
 
+import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from longtail.analytics.connect import connect, workspace_feature_defs
-from longtail.core.features import FeatureSet, feature_table
+from longtail.core.features import AnalyticTables, FeatureSet, HistoryState, feature_table, history_state
 from longtail.predict.scoring import add_model_scores
 from longtail.settings import Workspace
 
@@ -28,9 +30,73 @@ def features_as_of(ws: Workspace, as_of: date, defs: FeatureSet | None = None, *
         table = con.to_pyarrow(feature_table(tables, as_of, defs, tz=ws.settings.timezone))
         if not scores:
             return table
-        present = [c for c in MODEL_ATTRIBUTES if c in tables.accounts.columns]
-        attributes = con.to_pyarrow(tables.accounts.select("account_id", *present))
+        attributes = _model_attributes(con, tables)
     return add_model_scores(ws, table, attributes)
+
+
+def features_over(ws: Workspace, dates: Iterable[date], defs: FeatureSet | None = None, *,
+                  scores: bool = True) -> Iterator[tuple[date, pa.Table]]:
+    """`(day, features_as_of(ws, day, defs, scores=scores))` for each of `dates`, oldest first, through one
+    connection and `feature_series` (the whole-history parts carried from date to date)."""
+    defs = defs if defs is not None else workspace_feature_defs(ws)
+    with connect(ws) as (con, tables):
+        attributes = _model_attributes(con, tables) if scores else None
+        for day, table in feature_series(con, tables, dates, defs, tz=ws.settings.timezone):
+            yield day, (add_model_scores(ws, table, attributes) if attributes is not None else table)
+
+
+def _model_attributes(con: ibis.BaseBackend, tables: AnalyticTables) -> pa.Table:
+    present = [c for c in MODEL_ATTRIBUTES if c in tables.accounts.columns]
+    return con.to_pyarrow(tables.accounts.select("account_id", *present))
+
+
+def _cached(con: ibis.BaseBackend, state: HistoryState) -> HistoryState:
+    """The state with its tables materialized on `con` (a temporary table; a cached DataFrame on Spark).
+
+    `con._cached_table` is what `Table.cache()` calls once it has found the table's backend; called directly, so
+    that tables built on in-memory inputs (`ibis.memtable`, which belong to no backend) are cached on `con`
+    rather than on Ibis's default backend. Those inputs are registered first, as before any query (Ibis's
+    PySpark backend compiles the cached query without doing it).
+    """
+    def cache(table: ir.Table) -> ir.Table:
+        con._run_pre_execute_hooks(table)
+        cached: ir.Table = con._cached_table(table)
+        return cached
+
+    return HistoryState(until=state.until, contacts=cache(state.contacts),
+                        milestones=cache(state.milestones) if state.milestones is not None else None)
+
+
+def _release(state: HistoryState | None) -> None:
+    if state is None:
+        return
+    for table in (state.contacts, state.milestones):
+        if isinstance(table, ir.CachedTable):
+            table.release()
+
+
+def feature_series(con: ibis.BaseBackend, tables: AnalyticTables, dates: Iterable[date], defs: FeatureSet,
+                   tz: str = "UTC") -> Iterator[tuple[date, pa.Table]]:
+    """`(day, feature_table(tables, day, defs, tz))` for each of `dates`, oldest first, one day at a time.
+
+    Each table equals the one computed alone; the whole-history parts (last activity, milestones) are carried
+    from one date to the next as a `HistoryState`, so each event is read once for them over the whole series
+    instead of once per date. The state lives as temporary tables on `con` and is dropped as the series goes on
+    (and when the caller stops early).
+    """
+    state: HistoryState | None = None
+    try:
+        for day in sorted(set(dates)):
+            following = _cached(con, history_state(tables, day, defs, tz, previous=state))
+            try:
+                table = con.to_pyarrow(feature_table(tables, day, defs, tz, state=following))
+            finally:
+                # released once the new state has been read: on Spark a cache fills when first used
+                _release(state)
+                state = following
+            yield day, table
+    finally:
+        _release(state)
 
 
 def feature_history(ws: Workspace, dates: Iterable[date], defs: FeatureSet | None = None) -> pa.Table:
@@ -40,10 +106,8 @@ def feature_history(ws: Workspace, dates: Iterable[date], defs: FeatureSet | Non
     dates with today's model would be in-sample, so a backtest would flatter it.
     """
     defs = defs if defs is not None else workspace_feature_defs(ws)
-    parts: list[pa.Table] = []
     with connect(ws) as (con, tables):
-        for day in sorted(set(dates)):
-            parts.append(con.to_pyarrow(feature_table(tables, day, defs, tz=ws.settings.timezone)))
+        parts = [table for _day, table in feature_series(con, tables, dates, defs, tz=ws.settings.timezone)]
     if not parts:
         raise ValueError("feature_history needs at least one date")
     return pa.concat_tables(parts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 
 import pyarrow as pa
@@ -39,7 +39,18 @@ def workspace_scorecards(ws: Workspace) -> ScorecardSet:
 
 def checked_features(ws: Workspace, day: date) -> pa.Table:
     """The feature table for `day`, with one row per account (checked: scoring relies on it)."""
-    table = feature_tables.features_as_of(ws, day)  # looked up on the module, so tests can hand-build features
+    # looked up on the module, so tests can hand-build features
+    return _checked(feature_tables.features_as_of(ws, day), day)
+
+
+def score_series(ws: Workspace, days: Iterable[date], cards: ScorecardSet) -> Iterator[tuple[date, pa.Table]]:
+    """`(day, score_day(ws, day, cards))` for each of `days`, oldest first; the features come from one
+    `features_over` series (the same tables as one date at a time, computed for less)."""
+    for day, table in feature_tables.features_over(ws, days):
+        yield day, score_day(ws, day, cards, _checked(table, day))
+
+
+def _checked(table: pa.Table, day: date) -> pa.Table:
     if "account_id" not in table.column_names:
         raise LongtailError(f"the features for {day} have no account_id column")
     if pc.count_distinct(table.column("account_id")).as_py() != len(table):

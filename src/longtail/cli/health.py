@@ -22,7 +22,13 @@ from rich.console import Console
 from rich.table import Table
 
 from longtail.analytics import health_store
-from longtail.analytics.health_run import checked_features, customers, score_day, workspace_scorecards
+from longtail.analytics.health_run import (
+    checked_features,
+    customers,
+    score_day,
+    score_series,
+    workspace_scorecards,
+)
 from longtail.cli.common import VerboseOpt, WorkspaceOpt, console, fail, parse_day, setup_logging
 from longtail.errors import LongtailError, UsageError
 from longtail.settings import open_workspace
@@ -129,8 +135,9 @@ def score(
         ws = open_workspace(workspace)
         cards = workspace_scorecards(ws)
         out = _ScoreWriter(fmt, history=as_of is None)
-        for day in days:
-            scores = score_day(ws, day, cards)
+        # a history reads its features as one series (whole-history parts carried from date to date)
+        scored = score_series(ws, days, cards) if as_of is None else ((d, score_day(ws, d, cards)) for d in days)
+        for day, scores in scored:
             bands = Counter(scores.column("band").to_pylist())
             console.print(f"{day}: scored {scores.num_rows:,} accounts ("
                           + ", ".join(f"{n:,} {b}" for b, n in sorted(bands.items())) + ")", highlight=False)

@@ -37,7 +37,9 @@ __all__ = [
     "AnalyticTables",
     "FeatureDef",
     "FeatureSet",
+    "HistoryState",
     "feature_table",
+    "history_state",
     "load_feature_defs",
 ]
 
@@ -54,6 +56,22 @@ class AnalyticTables:
     contacts: ir.Table
     tickets: ir.Table
     surveys: ir.Table
+
+
+@dataclass(frozen=True)
+class HistoryState:
+    """The whole-history aggregates of the events before `until` (an instant, UTC), for a series of dates.
+
+    Last activity and milestones look at every event since the beginning. Both are a max or a min, so the state of
+    a date is the state of the date before merged with the events in between: a series of dates reads each event
+    once for them instead of once per date (`history_state`). `contacts`: account_id, contact_id, last_ts, the last
+    usage event of each (account, contact), contact_id null for events without one. `milestones`: account_id and
+    `_m0`... the first time of each declared milestone event (None when none is declared).
+    """
+
+    until: datetime
+    contacts: ir.Table
+    milestones: ir.Table | None
 
 
 class _Bounds:
@@ -172,19 +190,51 @@ def _breadth(ev: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
     return pairs.group_by("account_id").aggregate(feature_breadth_28d=pairs.count())
 
 
-def _history_features(ev: ir.Table, contacts: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table:
-    """Whole history of usage per (account, contact), then per account: active users and last activity.
+def _usage(ev: ir.Table, defs: FeatureSet) -> ir.Table:
+    return ev.filter(_event_filter(ev.event, {"exclude": list(defs.system_events)}))
 
-    A contact is active in the last N days exactly when its last usage event is inside the window, so one
-    max(ts) per contact gives active users for every window and the last activity of each role.
-    """
-    usage = ev.filter(_event_filter(ev.event, {"exclude": list(defs.system_events)}))
-    aggs: dict[str, ir.Value] = {"last_ts": usage.ts.max()}
+
+def _custom_user_counts(usage: ir.Table, b: _Bounds, defs: FeatureSet) -> dict[str, ir.Value]:
+    """Per (account, contact): its events counted by each custom active-users feature (window and event names)."""
+    aggs: dict[str, ir.Value] = {}
     for f in defs.custom:
         if f.kind == "active_users":
             cond = (usage.ts >= b.start(int(f.params["window_days"]))) & _event_filter(usage.event, f.params["events"])
             aggs[f"c_{f.name}"] = usage.count(where=cond)
-    per = usage.group_by(["account_id", "contact_id"]).aggregate(**aggs)
+    return aggs
+
+
+def _custom_users(ev: ir.Table, b: _Bounds, defs: FeatureSet) -> ir.Table | None:
+    """The custom active-users features from their windows' events alone (with a `HistoryState`, which carries
+    no per-contact windowed counts); None when there are none."""
+    windows = [int(f.params["window_days"]) for f in defs.custom if f.kind == "active_users"]
+    if not windows:
+        return None
+    recent = _usage(ev, defs)
+    recent = recent.filter(recent.ts >= b.start(max(windows)))
+    per = recent.group_by(["account_id", "contact_id"]).aggregate(**_custom_user_counts(recent, b, defs))
+    person = per.contact_id.notnull()
+    return per.group_by("account_id").aggregate(
+        **{f.name: per.count(where=person & (per[f"c_{f.name}"] > 0)) for f in defs.custom if f.kind == "active_users"}
+    )
+
+
+def _history_features(ev: ir.Table, contacts: ir.Table, b: _Bounds, defs: FeatureSet,
+                      carried: ir.Table | None = None) -> ir.Table:
+    """Whole history of usage per (account, contact), then per account: active users and last activity.
+
+    A contact is active in the last N days exactly when its last usage event is inside the window, so one
+    max(ts) per contact gives active users for every window and the last activity of each role. `carried`: that
+    per-contact table already computed (`HistoryState.contacts`); the custom active users are then left out
+    (`_custom_users`).
+    """
+    if carried is None:
+        usage = _usage(ev, defs)
+        per = usage.group_by(["account_id", "contact_id"]).aggregate(
+            last_ts=usage.ts.max(), **_custom_user_counts(usage, b, defs)
+        )
+    else:
+        per = carried
     # Only key-role contacts are looked up: a third of them, so a smaller group-by and join. min() keeps one
     # role per contact portably (PostgreSQL has no FIRST()); contact ids are unique in the contract anyway.
     keyed = contacts.filter(contacts.role.isin(list(KEY_ROLES)))
@@ -199,22 +249,30 @@ def _history_features(ev: ir.Table, contacts: ir.Table, b: _Bounds, defs: Featur
     for role in KEY_ROLES:
         out[f"_last_{role}"] = per.last_ts.max(where=per._role == role)
     for f in defs.custom:
-        if f.kind == "active_users":
+        if f.kind == "active_users" and carried is None:
             out[f.name] = per.count(where=person & (per[f"c_{f.name}"] > 0))
     return per.group_by("account_id").aggregate(**out)
 
 
-def _milestone_features(ev: ir.Table, defs: FeatureSet) -> ir.Table:
-    """First time of each declared milestone event, then how many were reached and the first of them."""
+def _milestone_firsts(ev: ir.Table, milestones: list[str]) -> ir.Table:
+    """Per account, the first time of each milestone event (`_m0`, ...); `milestones` is not empty."""
+    hits = ev.filter(_named(ev.event, milestones))
+    return hits.group_by("account_id").aggregate(
+        **{f"_m{i}": hits.ts.min(where=hits.event == name) for i, name in enumerate(milestones)}
+    )
+
+
+def _milestone_features(ev: ir.Table, defs: FeatureSet, carried: ir.Table | None = None) -> ir.Table:
+    """First time of each declared milestone event, then how many were reached and the first of them.
+
+    `carried`: the first times already computed (`HistoryState.milestones`)."""
     milestones = list(defs.milestone_events)
-    hits = ev.filter(_named(ev.event, milestones) if milestones else ibis.literal(False))
     if not milestones:
+        hits = ev.filter(ibis.literal(False))
         return hits.group_by("account_id").aggregate(
             milestones_reached=ibis.literal(0, "int64"), _first_value=hits.ts.min()
         )
-    firsts = hits.group_by("account_id").aggregate(
-        **{f"_m{i}": hits.ts.min(where=hits.event == name) for i, name in enumerate(milestones)}
-    )
+    firsts = carried if carried is not None else _milestone_firsts(ev, milestones)
     cols = [firsts[f"_m{i}"] for i in range(len(milestones))]
     reached: ir.IntegerValue = ibis.literal(0, "int64")
     for first in cols:
@@ -385,24 +443,66 @@ def _join(left: ir.Table, right: ir.Table) -> ir.Table:
     return joined.drop("_key")
 
 
-def feature_table(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str = "UTC") -> ir.Table:
-    """One row per account existing on `as_of`: account_id, as_of, then `defs` in order (see module doc)."""
+def history_state(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str = "UTC",
+                  previous: HistoryState | None = None) -> HistoryState:
+    """The `HistoryState` of `as_of` (events before the end of that day in `tz`), as expressions.
+
+    With `previous` (an earlier date's state, materialized by the caller), only the events in between are read and
+    merged into it. Materialize the result (e.g. `Table.cache()`) before handing it to `feature_table` and to the
+    next date: otherwise every date's expression would nest the whole chain.
+    """
     b = _Bounds(as_of, tz)
+    ev = tables.events.filter(tables.events.ts < b.end)
+    if previous is not None:
+        if previous.until > b.end_dt:
+            raise ValueError(f"the history state runs to {previous.until.isoformat()}, after the end of {as_of}: "
+                             "dates must ascend")
+        ev = ev.filter(ev.ts >= ibis.timestamp(previous.until))
+    usage = _usage(ev, defs)
+    contacts = usage.group_by(["account_id", "contact_id"]).aggregate(last_ts=usage.ts.max())
+    milestones = list(defs.milestone_events)
+    firsts = _milestone_firsts(ev, milestones) if milestones else None
+    if previous is not None:
+        # cast to the new rows' types: a backend may give a stored table's timestamps without their time zone
+        merged = previous.contacts.cast(contacts.schema()).union(contacts, distinct=False)
+        contacts = merged.group_by(["account_id", "contact_id"]).aggregate(last_ts=merged.last_ts.max())
+        if firsts is not None and previous.milestones is not None:
+            both = previous.milestones.cast(firsts.schema()).union(firsts, distinct=False)
+            firsts = both.group_by("account_id").aggregate(
+                **{f"_m{i}": both[f"_m{i}"].min() for i in range(len(milestones))}
+            )
+    return HistoryState(until=b.end_dt, contacts=contacts, milestones=firsts)
+
+
+def feature_table(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str = "UTC",
+                  state: HistoryState | None = None) -> ir.Table:
+    """One row per account existing on `as_of`: account_id, as_of, then `defs` in order (see module doc).
+
+    `state`: the `HistoryState` of this very date (same `tz`); the whole-history parts are then read from it
+    instead of the events. The table is the same either way.
+    """
+    b = _Bounds(as_of, tz)
+    if state is not None and state.until != b.end_dt:
+        raise ValueError(f"the history state runs to {state.until.isoformat()}, not to the end of {as_of} in {tz}")
     accounts = tables.accounts
     base = accounts.filter(accounts.created_at.isnull() | (accounts.created_at < b.end)).select(
         "account_id", "created_at", "attributes"
     )
     ev = tables.events.filter(tables.events.ts < b.end)
-    for part in (
+    parts = [
         _event_features(ev, b, defs),
         _breadth(ev, b, defs),
-        _history_features(ev, tables.contacts, b, defs),
-        _milestone_features(ev, defs),
+        _history_features(ev, tables.contacts, b, defs, state.contacts if state is not None else None),
+        _milestone_features(ev, defs, state.milestones if state is not None else None),
         _engagement_features(ev, b, defs),
         _ticket_features(tables.tickets, b, defs),
         _survey_features(tables.surveys, b),
         _subscription_features(tables.subscriptions, b),
-    ):
+    ]
+    custom_users = _custom_users(ev, b, defs) if state is not None else None
+    if custom_users is not None:
+        parts.append(custom_users)
+    for part in parts:
         base = _join(base, part)
     cols: dict[str, Any] = {**_standard_columns(base, b, defs), **_custom_columns(base, defs)}
     missing = [name for name in defs.names if name not in cols]

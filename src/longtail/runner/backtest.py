@@ -16,8 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from longtail.analytics.connect import connect, workspace_feature_defs
+from longtail.analytics.features import feature_series
 from longtail.analytics.health_run import customers, score_batches
-from longtail.core.features import AnalyticTables, FeatureSet, feature_table
+from longtail.core.features import AnalyticTables
 from longtail.core.health.columnar import PREVIOUS_COLUMNS
 from longtail.core.motion.backtest import (
     DEFAULT_HORIZON_DAYS,
@@ -82,13 +83,12 @@ def _remember(state: _State, day: date, results: list[pa.Table]) -> None:
         del state.scores[old]
 
 
-def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, defs: FeatureSet, *, day: date,
+def _day(ctx: Context, con: ibis.BaseBackend, tables: AnalyticTables, day: date, table: pa.Table, *,
          state: _State) -> None:
     ws, motion = ctx.ws, ctx.motion
     # Today's models did not exist on a past day (and scoring it with them would be in-sample), so model scores
     # are NULL in a backtest; conditions reading them still evaluate, to unknown.
-    features = with_null_scores(customers(con.to_pyarrow(feature_table(tables, day, defs,
-                                                                        tz=ws.settings.timezone))))
+    features = with_null_scores(customers(table))
     week = state.scores.get(day - timedelta(days=7))
     month = state.scores.get(day - timedelta(days=30))
     parts, kept = [], []
@@ -157,8 +157,8 @@ def backtest(ws: Workspace, first: date, last: date, *, every: int = 1, horizon_
     defs = workspace_feature_defs(ws)
     state = _State()
     with connect(ws) as (con, tables):
-        for day in days:
-            _day(ctx, con, tables, defs, day=day, state=state)
+        for day, table in feature_series(con, tables, days, defs, tz=ctx.ws.settings.timezone):
+            _day(ctx, con, tables, day, table, state=state)
         subs = con.to_pyarrow(tables.subscriptions)
         data_end = _data_end(con, tables, last)
     outcomes = outcomes_from_subscriptions(subs, data_end)

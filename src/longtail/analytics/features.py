@@ -4,6 +4,7 @@ model scores (`churn_risk`, `expansion_propensity`; see docs/models.md)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import date
 
 import ibis
@@ -11,7 +12,14 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from longtail.analytics.connect import connect, workspace_feature_defs
-from longtail.core.features import AnalyticTables, FeatureSet, HistoryState, feature_table, history_state
+from longtail.core.features import (
+    AnalyticTables,
+    FeatureSet,
+    HistoryState,
+    feature_table,
+    history_delta,
+    history_state,
+)
 from longtail.predict.scoring import add_model_scores
 from longtail.settings import Workspace
 
@@ -58,21 +66,38 @@ def _cached(con: ibis.BaseBackend, state: HistoryState) -> HistoryState:
     rather than on Ibis's default backend. Those inputs are registered first, as before any query (Ibis's
     PySpark backend compiles the cached query without doing it).
     """
-    def cache(table: ir.Table) -> ir.Table:
-        con._run_pre_execute_hooks(table)
-        cached: ir.Table = con._cached_table(table)
-        return cached
+    return HistoryState(until=state.until, contacts=_cache(con, state.contacts),
+                        milestones=_cache(con, state.milestones) if state.milestones is not None else None)
 
-    return HistoryState(until=state.until, contacts=cache(state.contacts),
-                        milestones=cache(state.milestones) if state.milestones is not None else None)
+
+def _cache(con: ibis.BaseBackend, table: ir.Table) -> ir.Table:
+    con._run_pre_execute_hooks(table)
+    cached: ir.Table = con._cached_table(table)
+    return cached
+
+
+def _release_table(table: ir.Table | None) -> None:
+    if isinstance(table, ir.CachedTable):
+        table.release()
 
 
 def _release(state: HistoryState | None) -> None:
-    if state is None:
-        return
-    for table in (state.contacts, state.milestones):
-        if isinstance(table, ir.CachedTable):
-            table.release()
+    if state is not None:
+        _release_table(state.contacts)
+        _release_table(state.milestones)
+
+
+def _next_state(con: ibis.BaseBackend, tables: AnalyticTables, day: date, defs: FeatureSet, *, tz: str,
+                previous: HistoryState | None) -> HistoryState:
+    """The materialized state of `day`; after the first date, the events in between are read once for both of
+    its tables (a temporary table, dropped once the state is built)."""
+    if previous is None:
+        return _cached(con, history_state(tables, day, defs, tz))
+    delta = _cache(con, history_delta(tables, day, previous, tz))
+    try:
+        return _cached(con, history_state(replace(tables, events=delta), day, defs, tz, previous=previous))
+    finally:
+        _release_table(delta)
 
 
 def feature_series(con: ibis.BaseBackend, tables: AnalyticTables, dates: Iterable[date], defs: FeatureSet,
@@ -87,7 +112,7 @@ def feature_series(con: ibis.BaseBackend, tables: AnalyticTables, dates: Iterabl
     state: HistoryState | None = None
     try:
         for day in sorted(set(dates)):
-            following = _cached(con, history_state(tables, day, defs, tz, previous=state))
+            following = _next_state(con, tables, day, defs, tz=tz, previous=state)
             try:
                 table = con.to_pyarrow(feature_table(tables, day, defs, tz, state=following))
             finally:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from longtail.analytics.features import feature_series
 from longtail.core.features import FeatureSet, feature_table, history_state, load_feature_defs
 from tests.features.conftest import AS_OF, EVENTS, arrow, make_tables
+from tests.features.test_properties import extra_event
 
 DEFS = load_feature_defs("""
 family_windows: [7, 28, 90]
@@ -25,16 +26,7 @@ features:
   - {name: logins_3d, description: d, kind: event_count, events: [login], window_days: 3}
 """)
 NO_MILESTONES = load_feature_defs("milestone_events: []\n")
-NAMES = ["login", "project_created", "report_shared", "integration_connected", "license_usage", "custom_thing",
-         "settings_updated", "user_invited", "onboarding_milestone"]
-START = datetime(2024, 11, 1, tzinfo=UTC)
-
-extra_event = st.fixed_dictionaries({
-    "account_id": st.sampled_from(["a1", "a2", "a3", "a4", "zz"]),
-    "contact_id": st.sampled_from([None, "c1", "c2", "c3", "c4", "c9"]),
-    "event": st.sampled_from(NAMES),
-    "ts": st.integers(0, 200 * 86_400).map(lambda s: START + timedelta(seconds=s)),
-})
+# events over 200 days from 2024-11-01, of usage, system and milestone names (the default milestones)
 days = st.lists(st.integers(0, 200).map(lambda n: date(2024, 11, 1) + timedelta(days=n)), min_size=1, max_size=6)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -82,7 +83,7 @@ def test_a_later_state_is_the_earlier_one_plus_the_events_in_between(con: ibis.B
     planted = first.contacts.union(ibis.memtable(arrow("events", [
         {"event_id": "p", "account_id": "a2", "contact_id": "ghost", "event": "login",
          "ts": datetime(2025, 1, 1, tzinfo=UTC)}])).select("account_id", "contact_id", last_ts="ts"))
-    earlier = type(first)(until=first.until, contacts=planted, milestones=first.milestones)
+    earlier = replace(first, contacts=planted)
     later = history_state(tables, AS_OF, DEFS, previous=earlier)
     rows = con.to_pyarrow(later.contacts).to_pylist()
     assert {"account_id": "a2", "contact_id": "ghost", "last_ts": datetime(2025, 1, 1, tzinfo=UTC)} in rows
@@ -107,6 +108,11 @@ def test_a_state_must_belong_to_its_date(con: ibis.BaseBackend) -> None:
         feature_table(tables, AS_OF - timedelta(days=1), DEFS, state=state)
     with pytest.raises(ValueError, match="in America/New_York"):
         feature_table(tables, AS_OF, DEFS, tz="America/New_York", state=state)
+    # another feature set may declare other milestones, in another order: its state does not fit
+    with pytest.raises(ValueError, match="built for feature set"):
+        feature_table(tables, AS_OF, NO_MILESTONES, state=state)
+    with pytest.raises(ValueError, match="built for feature set"):
+        history_state(tables, AS_OF + timedelta(days=1), NO_MILESTONES, previous=state)
 
 
 def test_stopping_a_series_early_drops_its_temporary_tables(con: ibis.BaseBackend) -> None:

@@ -66,8 +66,8 @@ def _cached(con: ibis.BaseBackend, state: HistoryState) -> HistoryState:
     rather than on Ibis's default backend. Those inputs are registered first, as before any query (Ibis's
     PySpark backend compiles the cached query without doing it).
     """
-    return HistoryState(until=state.until, contacts=_cache(con, state.contacts),
-                        milestones=_cache(con, state.milestones) if state.milestones is not None else None)
+    return replace(state, contacts=_cache(con, state.contacts),
+                   milestones=_cache(con, state.milestones) if state.milestones is not None else None)
 
 
 def _cache(con: ibis.BaseBackend, table: ir.Table) -> ir.Table:

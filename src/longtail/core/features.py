@@ -67,12 +67,14 @@ class HistoryState:
     a date is the state of the date before merged with the events in between: a series of dates reads each event
     once for them instead of once per date (`history_state`). `contacts`: account_id, contact_id, last_ts, the last
     usage event of each (account, contact), contact_id null for events without one. `milestones`: account_id and
-    `_m0`... the first time of each declared milestone event (None when none is declared).
+    `_m0`... the first time of each declared milestone event (None when none is declared). `defs_hash`: the hash
+    of the feature set it was built for (the milestones' columns follow its order).
     """
 
     until: datetime
     contacts: ir.Table
     milestones: ir.Table | None
+    defs_hash: str
 
 
 class _Bounds:
@@ -469,6 +471,7 @@ def history_state(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str
     b = _Bounds(as_of, tz)
     ev = tables.events.filter(tables.events.ts < b.end)
     if previous is not None:
+        _same_defs(previous, defs)
         if previous.until > b.end_dt:
             raise ValueError(f"the history state runs to {previous.until.isoformat()}, after the end of {as_of}: "
                              "dates must ascend")
@@ -486,7 +489,13 @@ def history_state(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str
             firsts = both.group_by("account_id").aggregate(
                 **{f"_m{i}": both[f"_m{i}"].min() for i in range(len(milestones))}
             )
-    return HistoryState(until=b.end_dt, contacts=contacts, milestones=firsts)
+    return HistoryState(until=b.end_dt, contacts=contacts, milestones=firsts, defs_hash=defs.hash)
+
+
+def _same_defs(state: HistoryState, defs: FeatureSet) -> None:
+    if state.defs_hash != defs.hash:
+        raise ValueError(f"the history state was built for feature set {state.defs_hash[:12]}, not for "
+                         f"{defs.hash[:12]}")
 
 
 def feature_table(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str = "UTC",
@@ -497,8 +506,10 @@ def feature_table(tables: AnalyticTables, as_of: date, defs: FeatureSet, tz: str
     instead of the events. The table is the same either way.
     """
     b = _Bounds(as_of, tz)
-    if state is not None and state.until != b.end_dt:
-        raise ValueError(f"the history state runs to {state.until.isoformat()}, not to the end of {as_of} in {tz}")
+    if state is not None:
+        _same_defs(state, defs)
+        if state.until != b.end_dt:
+            raise ValueError(f"the history state runs to {state.until.isoformat()}, not to the end of {as_of} in {tz}")
     accounts = tables.accounts
     base = accounts.filter(accounts.created_at.isnull() | (accounts.created_at < b.end)).select(
         "account_id", "created_at", "attributes"

@@ -32,7 +32,7 @@ ru_maxrss carries the generating parent's peak across fork+exec).
 within 10x, peak RSS under 8 GiB). Wall-clock figures are never asserted; the script exits 1 only when a result
 is wrong (more rows than accounts, events_90d disagreeing with the floor's 90-day count, a red account without
 reasons, or the history's table of the as-of date differing from the one-date table: compared by a
-SHA-256 of their Arrow IPC bytes).
+SHA-256 of each column's nulls and null-filled values, `_digest`).
 """
 
 from __future__ import annotations
@@ -262,8 +262,9 @@ def history_dates(count: int) -> list[date]:
 
 
 def child_history(folder: Path, memory_limit: str, count: int) -> dict[str, Any]:
-    """What `longtail score --from --to --every 7d` does: per date, oldest first, the feature table, then health
-    scored (with the previous date's state: hysteresis) and stored. Nothing is kept between dates but the store."""
+    """What `longtail score --from --to --every 7d` does: the feature tables as one series, oldest first, and per
+    date health scored (with the previous date's state: hysteresis) and stored. Between dates only the store and
+    the series' state (temporary tables) are kept."""
     import pyarrow.compute as pc
 
     from longtail.analytics.features import feature_series

@@ -59,18 +59,19 @@ def _model_attributes(con: ibis.BaseBackend, tables: AnalyticTables) -> pa.Table
 
 
 def _cached(con: ibis.BaseBackend, state: HistoryState) -> HistoryState:
-    """The state with its tables materialized on `con` (a temporary table; a cached DataFrame on Spark).
+    """The state with its tables materialized on `con` (`_cache`)."""
+    return replace(state, contacts=_cache(con, state.contacts),
+                   milestones=_cache(con, state.milestones) if state.milestones is not None else None)
+
+
+def _cache(con: ibis.BaseBackend, table: ir.Table) -> ir.Table:
+    """`table` materialized on `con`: a temporary table, a cached DataFrame on Spark (dropped by `release()`).
 
     `con._cached_table` is what `Table.cache()` calls once it has found the table's backend; called directly, so
     that tables built on in-memory inputs (`ibis.memtable`, which belong to no backend) are cached on `con`
     rather than on Ibis's default backend. Those inputs are registered first, as before any query (Ibis's
     PySpark backend compiles the cached query without doing it).
     """
-    return replace(state, contacts=_cache(con, state.contacts),
-                   milestones=_cache(con, state.milestones) if state.milestones is not None else None)
-
-
-def _cache(con: ibis.BaseBackend, table: ir.Table) -> ir.Table:
     con._run_pre_execute_hooks(table)
     cached: ir.Table = con._cached_table(table)
     return cached

@@ -19,13 +19,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from longtail.core.health import HealthResult, PreviousState
-from longtail.core.health.columnar import PREVIOUS_COLUMNS, RESULT_SCHEMA, results_columns, round6
+from longtail.core.health.columnar import PREVIOUS_COLUMNS, RESULT_SCHEMA, results_columns, score_change
 from longtail.settings import Workspace
 
 log = logging.getLogger(__name__)
@@ -168,15 +167,13 @@ def with_changes(scored: pa.Table, changes: tuple[pa.Table | None, pa.Table | No
     (`changes`: those days' account_id and score sorted by account_id, None when not stored; `earlier_scores`),
     rounded to 6 places like the score."""
     ids = pc.cast(scored.column("account_id"), pa.string())
-    now = np.asarray(scored.column("score").to_numpy(), dtype=np.float64)
     for name, earlier in zip(("change_7d", "change_30d"), changes, strict=True):
         if earlier is None or earlier.num_rows == 0 or scored.num_rows == 0:
             change = pa.nulls(scored.num_rows, pa.float64())
         else:
             near = _around(earlier, ids)
             then = near.column("score").take(pc.index_in(ids, value_set=near.column("account_id")))
-            old = np.asarray(pc.fill_null(then, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
-            change = pa.array(round6(now - old), pa.float64(), mask=pc.is_null(then).to_numpy(zero_copy_only=False))
+            change = score_change(scored.column("score"), then)
         scored = scored.append_column(name, change)
     return scored
 

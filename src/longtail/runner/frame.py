@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,7 +17,7 @@ from longtail.analytics import health_store
 from longtail.analytics.connect import SNAPSHOT_KINDS
 from longtail.analytics.health_run import customers, score_batches
 from longtail.core.health import ScorecardSet
-from longtail.core.health.columnar import RESULT_SCHEMA, carried_metrics, round6
+from longtail.core.health.columnar import RESULT_SCHEMA, carried_metrics, score_change
 from longtail.core.motion.load import motion_column
 from longtail.runner.evaluate import Fire
 from longtail.settings import Workspace
@@ -40,11 +39,7 @@ def health_frame(scores: pa.Table, week_ago: pa.Table | None, month_ago: pa.Tabl
             return pa.nulls(scores.num_rows, pa.float64())
         known = pc.cast(earlier.column("account_id"), pa.string()).combine_chunks()
         then = pc.cast(earlier.column("score"), pa.float64()).take(pc.index_in(ids, value_set=known))
-        diff = pc.subtract(score, then)
-        # rounded as the store rounds change_7d/change_30d: a condition on the change must see what `longtail
-        # health` shows (60.1 -> 50.0 is -10.1, not -10.100000000000001)
-        values = np.asarray(pc.fill_null(diff, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
-        return pa.array(round6(values), pa.float64(), mask=pc.is_null(diff).to_numpy(zero_copy_only=False))
+        return score_change(score, then)  # rounded as the store rounds change_7d/change_30d
 
     return pa.table([ids, score, pc.cast(scores.column("band"), pa.string()), change(week_ago), change(month_ago)],
                     schema=HEALTH_SCHEMA)

@@ -294,6 +294,16 @@ def _final(c: _Compiled, parts: _Parts) -> Floats:
     return np.where(parts.weight == 0.0, NO_DATA_SCORE, round6(np.where(parts.weight == 0.0, 0.0, clamped)))
 
 
+def score_change(now: pa.Array | pa.ChunkedArray, then: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`now - then` of two aligned score columns, rounded to 6 places like the scores (`round6`); null where
+    `then` is. What the store keeps as change_7d/change_30d and what a motion's conditions read: one rounding, so
+    a condition sees the change `longtail health` shows (60.1 -> 50.0 is -10.1, not -10.100000000000001)."""
+    new = np.asarray(pc.fill_null(now, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    old = np.asarray(pc.fill_null(then, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    unknown = pc.is_null(pc.add(now, then)).to_numpy(zero_copy_only=False)
+    return pa.array(round6(new - old), pa.float64(), mask=unknown)
+
+
 _NEAR_TIE = 1e-6
 
 
